@@ -1,0 +1,23 @@
+# hfc-repro: Wang et al., "High-frequency Component Helps Explain the Generalization of
+# Convolutional Neural Networks" (CVPR 2020) as a Snakemake workflow. See README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/frequency.smk"
+include: "rules/train.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
+include: "rules/robustness.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,142 @@
+"""Expansion of the config's studies into training runs.
+
+Every run is the vanilla set-up of ``config['training']`` with one dimension changed, as in
+the paper. A run is named by what differs from vanilla (``vanilla``, ``band-low_r4``,
+``labels-shuffled``, ``heuristic-mixup``, ``bs-500``, ``model-lenet``, ``opt-sgd``, or a
+combination such as ``heuristic-batchnorm_band-low_r8``), so a run shared by several studies
+(the vanilla model above all) has one name and is trained once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+__all__ = ["RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "STUDIES"]
+
+# Order in which the studies appear in the config, the figures and the report.
+STUDIES = (
+    "table1",
+    "figure3",
+    "heuristics",
+    "batch_size",
+    "architecture",
+    "optimizer",
+    "batchnorm_lfc",
+    "adversarial",
+)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides a training run's numbers, apart from data and evaluation."""
+
+    model: str
+    heuristic: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    train_band: str  # original | low | high
+    train_radius: int  # 0 when train_band is original
+    labels: str  # natural | shuffled
+    epochs: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def optimizer_lr(training: dict, optimizer: str) -> float:
+    """The learning rate a run with ``optimizer`` uses: per-optimizer table, else ``lr``."""
+    if optimizer == training["optimizer"]:
+        return float(training["lr"])
+    return float(training["lr_by_optimizer"][optimizer])
+
+
+def vanilla_spec(config: dict) -> RunSpec:
+    training = config["training"]
+    return RunSpec(
+        model=training["model"],
+        heuristic="vanilla",
+        optimizer=training["optimizer"],
+        lr=float(training["lr"]),
+        batch_size=int(training["batch_size"]),
+        train_band="original",
+        train_radius=0,
+        labels="natural",
+        epochs=int(training["epochs"]),
+    )
+
+
+def run_id(spec: RunSpec, vanilla: RunSpec) -> str:
+    """Readable, unique name of ``spec``: the parts in which it differs from ``vanilla``."""
+    parts = []
+    if spec.model != vanilla.model:
+        parts.append(f"model-{spec.model}")
+    if spec.heuristic != vanilla.heuristic:
+        parts.append(f"heuristic-{spec.heuristic}")
+    if spec.optimizer != vanilla.optimizer:
+        parts.append(f"opt-{spec.optimizer}")
+    if spec.batch_size != vanilla.batch_size:
+        parts.append(f"bs-{spec.batch_size}")
+    if spec.train_band != vanilla.train_band:
+        parts.append(f"band-{spec.train_band}_r{spec.train_radius}")
+    if spec.labels != vanilla.labels:
+        parts.append(f"labels-{spec.labels}")
+    return "_".join(parts) or "vanilla"
+
+
+def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
+    """(variant label, spec) pairs of one study, in the config's order."""
+    base = vanilla_spec(config)
+    training = config["training"]
+    radii = [int(r) for r in config["frequency"]["radii"]]
+    setting = config.get("studies", {}).get(study)
+    if not setting:
+        return []
+    if study == "table1":
+        return [
+            (f"{band} r={r}", replace(base, train_band=band, train_radius=r))
+            for band in ("low", "high")
+            for r in radii
+        ]
+    if study == "figure3":
+        return [
+            ("natural", base),
+            ("shuffled", replace(base, labels="shuffled", epochs=int(training["shuffled_epochs"]))),
+        ]
+    if study == "heuristics":
+        return [(h, replace(base, heuristic=h)) for h in setting]
+    if study == "batch_size":
+        return [(f"batch {b}", replace(base, batch_size=int(b))) for b in setting]
+    if study == "architecture":
+        return [(m, replace(base, model=m)) for m in setting]
+    if study == "optimizer":
+        return [(o, replace(base, optimizer=o, lr=optimizer_lr(training, o))) for o in setting]
+    if study == "batchnorm_lfc":
+        return [
+            (f"{h} r={r}", replace(base, heuristic=h, train_band="low", train_radius=r))
+            for r in radii
+            for h in ("vanilla", "batchnorm")
+        ]
+    if study == "adversarial":
+        return [("natural", base), ("adversarial", replace(base, heuristic="adversarial"))]
+    raise ValueError(f"unknown study {study!r}; known studies: {', '.join(STUDIES)}")
+
+
+def study_runs(config: dict, study: str) -> dict[str, str]:
+    """``{variant label: run id}`` of one study (empty when the study is off)."""
+    vanilla = vanilla_spec(config)
+    return {label: run_id(spec, vanilla) for label, spec in _variants(config, study)}
+
+
+def all_runs(config: dict) -> dict[str, RunSpec]:
+    """``{run id: spec}`` over every enabled study, each shared run once."""
+    vanilla = vanilla_spec(config)
+    runs: dict[str, RunSpec] = {}
+    for study in STUDIES:
+        for _, spec in _variants(config, study):
+            name = run_id(spec, vanilla)
+            if name in runs and runs[name] != spec:
+                # Two different specs with one name would silently share results.
+                raise ValueError(f"run name {name!r} stands for two settings: {runs[name]} and {spec}")
+            runs[name] = spec
+    return runs

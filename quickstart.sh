@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# hfc-repro set-up and entry point. Idempotent: installs only what is missing.
+#
+#   bash quickstart.sh            install, then run the workflow on config.yaml (all cores)
+#   bash quickstart.sh test       install (with test tools), then run the test suite
+#
+# Extra arguments go to snakemake (run) or pytest (test), e.g.
+#   bash quickstart.sh run --configfile configs/paper.yaml -n
+#   bash quickstart.sh test -m "not slow"
+# Environment: HFC_VENV (default .venv), HFC_CORES (default all).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=run
+if [ $# -gt 0 ] && { [ "$1" = run ] || [ "$1" = test ]; }; then
+    mode=$1
+    shift
+fi
+venv=${HFC_VENV:-.venv}
+fmnist=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+
+say() { printf '==> %s\n' "$*"; }
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_install() {
+    say "installing Debian packages: $*"
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+        apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# 1. System packages: Python's venv module and the default config's real data.
+command -v python3 >/dev/null || die "python3 (>= 3.11) is missing: install it (Debian: apt-get install python3 python3-venv)"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python >= 3.11 is needed, found $(python3 --version)"
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    can_apt || die "Python's venv module is missing: install python3-venv (as root: apt-get install python3-venv)"
+    apt_install python3-venv
+fi
+if [ ! -f "$fmnist" ]; then
+    if can_apt; then
+        apt_install dataset-fashion-mnist
+    else
+        say "warning: Debian's dataset-fashion-mnist is not installed (the default config reads it)."
+        say "         Install it as root (apt-get install dataset-fashion-mnist), or set dataset.root in"
+        say "         config.yaml to a folder with the Fashion-MNIST .gz files, or stay online for the download."
+    fi
+fi
+
+# 2. The virtual environment with the project (editable) and its dependencies.
+if [ ! -x "$venv/bin/python" ]; then
+    say "creating the virtual environment $venv"
+    python3 -m venv "$venv"
+fi
+extras=""
+[ "$mode" = test ] && extras="[test]"
+stamp="$venv/.hfc-installed$(printf '%s' "$extras" | tr -d '[]')-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    say "installing hfc-repro$extras and its dependencies into $venv (torch alone is several GB; minutes)"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
+    if [ "$mode" = test ]; then
+        # Test-only reference implementation of FGSM/PGD; it pins an old requests, so no deps.
+        "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -c constraints.txt torchattacks
+    fi
+    touch "$stamp"
+fi
+
+# 3. Run.
+export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$PWD/.snakemake/torchinductor}
+if [ "$mode" = test ]; then
+    say "running the tests"
+    exec "$venv/bin/python" -m pytest "$@"
+fi
+say "running the workflow (results in results/)"
+exec "$venv/bin/snakemake" --cores "${HFC_CORES:-all}" "$@"

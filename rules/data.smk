@@ -1,0 +1,42 @@
+rule prepare_dataset:
+    """Convert the raw dataset once into the canonical tensor file (checksum in the log)."""
+    output:
+        "results/data/{dataset}/canonical.pt",
+    log:
+        "results/logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        root=config["dataset"].get("root"),
+        download=config["dataset"]["download"],
+        image_size=config["dataset"].get("image_size"),
+    script:
+        "../workflow_scripts/prepare_dataset.py"
+
+
+rule subset_dataset:
+    """Stratified, seeded train/test subsets, plus the channel mean/std the models normalise with."""
+    input:
+        "results/data/{dataset}/canonical.pt",
+    output:
+        "results/data/{dataset}/subset.pt",
+    log:
+        "results/logs/subset_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/subset_dataset/{dataset}.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    params:
+        train_size=config["dataset"].get("train_size"),
+        test_size=config["dataset"].get("test_size"),
+        seed=config["dataset"]["subset_seed"],
+    script:
+        "../workflow_scripts/subset_dataset.py"

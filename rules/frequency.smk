@@ -1,0 +1,17 @@
+rule split_frequency:
+    """LFC and HFC of one split at one radius, so a new radius recomputes only its own files."""
+    input:
+        "results/data/{dataset}/subset.pt",
+    output:
+        "results/data/{dataset}/frequency/{split}_r{radius}.pt",
+    log:
+        "results/logs/split_frequency/{dataset}_{split}_r{radius}.log",
+    benchmark:
+        "results/benchmarks/split_frequency/{dataset}_{split}_r{radius}.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../workflow_scripts/split_frequency.py"

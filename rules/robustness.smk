@@ -1,0 +1,156 @@
+# Paper §3.1, §6 and §8 on the two models of the adversarial study (hfc.grid): Table 2,
+# Figures 2 and 7, kernel smoothness and the truncated-SVD control. Science in hfc.robustness.
+
+ROBUSTNESS = config["robustness"]
+# {"natural": run id, "adversarial": run id}; empty while studies.adversarial is off, and then
+# the scripts stop with that advice should one of these outputs be asked for.
+ROBUSTNESS_RUNS = grid.study_runs(config, "adversarial")
+ROBUSTNESS_LABELS = {run: label for label, run in ROBUSTNESS_RUNS.items()}
+ROBUSTNESS_MODELS = {
+    label: [f"results/runs/{run}/seed{seed}/model.pt" for seed in SEEDS]
+    for label, run in ROBUSTNESS_RUNS.items()
+}
+ATTACK_TABLES = [
+    f"results/robustness/{run}/seed{seed}/attacks.csv"
+    for run in ROBUSTNESS_RUNS.values()
+    for seed in SEEDS
+]
+
+if ROBUSTNESS_RUNS and ROBUSTNESS["figure2_radius"] not in RADII:
+    raise WorkflowError(
+        f"config robustness.figure2_radius {ROBUSTNESS['figure2_radius']} is not among "
+        f"frequency.radii {RADII}; choose one of them"
+    )
+
+
+rule attack_eval:
+    """Table 2 cells of one model and seed: first conv smoothed by each ρ, clean/FGSM/PGD accuracy."""
+    input:
+        model="results/runs/{run}/seed{seed}/model.pt",
+        subset=f"{DATA}/subset.pt",
+    output:
+        "results/robustness/{run}/seed{seed}/attacks.csv",
+    log:
+        "results/logs/attack_eval/{run}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/attack_eval/{run}_seed{seed}.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=lambda wc, attempt: 60 * attempt,
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        label=lambda wc: ROBUSTNESS_LABELS.get(wc.run),
+        settings=ROBUSTNESS,
+        device=config["device"],
+    script:
+        "../workflow_scripts/attack_eval.py"
+
+
+rule table2:
+    """Table 2: seeds averaged, beside the paper's numbers (CSV, and Markdown laid out like the paper)."""
+    input:
+        ATTACK_TABLES,
+    output:
+        csv="results/tables/table2.csv",
+        md="results/tables/table2.md",
+    log:
+        "results/logs/table2.log",
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        caption=lambda wc: scale_caption(),
+        settings=ROBUSTNESS,
+    script:
+        "../workflow_scripts/table2.py"
+
+
+rule figure7:
+    """Figure 7: first-layer kernels raw and smoothed (ρ = 1), and their roughness per model and seed."""
+    input:
+        natural=ROBUSTNESS_MODELS.get("natural", []),
+        adversarial=ROBUSTNESS_MODELS.get("adversarial", []),
+    output:
+        png="results/figures/figure7.png",
+        pdf="results/figures/figure7.pdf",
+        smoothness="results/tables/kernel_smoothness.csv",
+    log:
+        "results/logs/figure7.log",
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        seeds=SEEDS,
+        runs=ROBUSTNESS_RUNS,
+    script:
+        "../workflow_scripts/figure7.py"
+
+
+rule figure2:
+    """Figure 2: test images M_natural gets right on the original and HFC(r) but wrong on LFC(r); counts."""
+    input:
+        models=ROBUSTNESS_MODELS.get("natural", []),
+        subset=f"{DATA}/subset.pt",
+        frequency=[f"{DATA}/frequency/test_r{r}.pt" for r in RADII],
+    output:
+        png="results/figures/figure2.png",
+        pdf="results/figures/figure2.pdf",
+        counts="results/tables/figure2_count.csv",
+    log:
+        "results/logs/figure2.log",
+    benchmark:
+        "results/benchmarks/figure2.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=8000,
+        runtime=30,
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        runs=ROBUSTNESS_RUNS,
+        seeds=SEEDS,
+        radius=ROBUSTNESS["figure2_radius"],
+        rescale=config["frequency"]["rescale"],
+        batch_size=ROBUSTNESS["batch_size"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/figure2.py"
+
+
+rule svd_control:
+    """§8: the Figure 2 count with images split by truncated SVD instead of by frequency."""
+    input:
+        models=ROBUSTNESS_MODELS.get("natural", []),
+        subset=f"{DATA}/subset.pt",
+        frequency=f"{DATA}/frequency/test_r{ROBUSTNESS['figure2_radius']}.pt",
+    output:
+        "results/tables/svd_control.csv",
+    log:
+        "results/logs/svd_control.log",
+    benchmark:
+        "results/benchmarks/svd_control.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    threads: config.get("threads", 1)
+    resources:
+        mem_mb=8000,
+        runtime=30,
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        runs=ROBUSTNESS_RUNS,
+        seeds=SEEDS,
+        radius=ROBUSTNESS["figure2_radius"],
+        rank=ROBUSTNESS["svd_rank"],
+        rescale=config["frequency"]["rescale"],
+        batch_size=ROBUSTNESS["batch_size"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/svd_control.py"

@@ -1,0 +1,41 @@
+rule table1:
+    """Table 1: models trained on LFC(r) or HFC(r), tested on the original test set."""
+    input:
+        study_metrics("table1"),
+    output:
+        csv="results/tables/table1.csv",
+        md="results/tables/table1.md",
+    log:
+        "results/logs/table1.log",
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        variants=study_variants("table1"),
+        caption=lambda wc: scale_caption(),
+    script:
+        "../workflow_scripts/table1.py"
+
+
+rule study_table:
+    """Summary of one training study: final accuracies, generalization gap, LFC/HFC accuracy."""
+    input:
+        lambda wc: study_metrics(wc.study),
+    output:
+        csv="results/tables/{study}.csv",
+        md="results/tables/{study}.md",
+    log:
+        "results/logs/study_table/{study}.log",
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        variants=lambda wc: study_variants(wc.study),
+        title=lambda wc: STUDY_TITLES[wc.study],
+        caption=lambda wc: scale_caption(),
+    script:
+        "../workflow_scripts/study_table.py"

@@ -1,0 +1,118 @@
+"""The Snakemake workflow as a user runs it: dry runs, lint, format, errors, a tiny end-to-end run."""
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests import fakedata
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(args, cwd, timeout=1800):
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    lines = output.split("Job stats:")[1].splitlines()[3:]
+    counts = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_dry_run_default_config(repo_root):
+    result = snakemake(["-n", "--forceall"], repo_root)
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 28 and counts["split_frequency"] == 8 and counts["table1"] == 1
+
+
+def test_dry_run_paper_config(repo_root):
+    result = snakemake(["-n", "--forceall", "--configfile", "configs/paper.yaml"], repo_root)
+    assert result.returncode == 0, result.stderr
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 28 and counts["prepare_dataset"] == 1
+    assert "results/data/cifar10/canonical.pt" in result.stdout + result.stderr
+
+
+def test_lint_is_clean(repo_root):
+    result = snakemake(["--lint"], repo_root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_snakefmt_check(repo_root):
+    snakefmt = shutil.which("snakefmt") or str(repo_root / ".venv/bin/snakefmt")
+    result = subprocess.run([snakefmt, "--check", "."], cwd=repo_root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_bad_config_key_is_named(tmp_path, repo_root):
+    config = tmp_path / "bad.yaml"
+    config.write_text("training:\n  optimiser: adam\n")
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", str(config)], repo_root)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "unknown key(s) 'optimiser' in training" in output and "optimizer" in output
+
+
+def test_radius_out_of_range_is_refused(tmp_path, repo_root):
+    config = tmp_path / "bad.yaml"
+    config.write_text("frequency:\n  radii: [4, 30]\n")
+    result = snakemake(["-n", "--configfile", str(config)], repo_root)
+    assert result.returncode != 0 and "radius 30 is out of range for 28x28" in result.stdout + result.stderr
+
+
+def test_missing_dataset_says_where_it_looked(tmp_path, repo_root):
+    (tmp_path / "fake-data").mkdir()
+    config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
+    config["dataset"] = {"name": "mnist", "root": "fake-data", "download": False}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        # Targets first: --configfile takes every word after it.
+        ["results/data/mnist/canonical.pt", "--cores", "1", "-s", str(repo_root / "Snakefile"), "--configfile", "config.yaml"],
+        tmp_path,
+    )
+    assert result.returncode != 0
+    log = (tmp_path / "results/logs/prepare_dataset/mnist.log").read_text()
+    assert "DatasetError" in log and "fake-data" in log and "dataset.root" in log
+    assert not (tmp_path / "results/data/mnist/canonical.pt").exists()
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_run(tmp_path, repo_root):
+    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
+    args = ["--cores", "2", "-s", str(repo_root / "Snakefile"), "--configfile", str(repo_root / "tests/configs/tiny.yaml")]
+    result = snakemake(args, tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results"
+
+    table1 = pd.read_csv(results / "tables/table1.csv")
+    assert list(table1.columns)[:6] == ["radius", "band", "train_acc", "test_acc", "paper_train_acc", "paper_test_acc"]
+    assert sorted(zip(table1.band, table1.radius)) == [("high", 4), ("high", 12), ("low", 4), ("low", 12)]
+    assert table1.train_acc.between(0, 1).all() and table1.paper_test_acc.notna().all()
+    assert "Δ" in (results / "tables/table1.md").read_text()
+
+    for study in ("heuristics", "batch_size", "architecture", "optimizer", "batchnorm_lfc"):
+        summary = pd.read_csv(results / f"tables/{study}.csv")
+        assert len(summary) >= 2 and "gap" in summary.columns, study
+    assert len(pd.read_csv(results / "tables/heuristics.csv")) == 5
+    for figure in ("figure3", "heuristics", "batch_size", "architecture", "optimizer", "batchnorm_lfc"):
+        for ext in ("png", "pdf"):
+            assert (results / f"figures/{figure}.{ext}").stat().st_size > 1000, figure
+
+    metrics = pd.read_csv(results / "metrics.csv")
+    assert metrics.run.nunique() == 21
+    assert not list(results.glob("runs/*/seed*/checkpoint.pt"))
+
+    # A second invocation has nothing to do: every output is up to date.
+    again = snakemake([*args, "-n"], tmp_path)
+    assert "Nothing to be done" in again.stdout + again.stderr

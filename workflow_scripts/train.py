@@ -1,0 +1,50 @@
+"""Rule train: one run and seed, metrics along the epochs, checkpoint/resume."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+import torch  # noqa: E402
+
+from hfc import train  # noqa: E402
+from hfc.grid import RunSpec  # noqa: E402
+from hfc.runlog import logging_to  # noqa: E402
+from hfc.seeding import resolve_device  # noqa: E402
+
+with logging_to(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    run, seed = snakemake.wildcards.run, int(snakemake.wildcards.seed)
+    spec = RunSpec(**snakemake.params.spec)
+    settings = snakemake.params.settings
+    device = resolve_device(snakemake.params.device)
+    log(f"run {run} seed {seed} on {device} with {snakemake.threads} thread(s): {spec}")
+    radii = snakemake.params.radii
+    frequency_paths = {}
+    for path in snakemake.input.frequency:
+        split, radius = Path(path).stem.split("_r")
+        frequency_paths[(split, int(radius))] = path
+    evaluation = settings["evaluation"]
+    data = train.load_training_data(
+        snakemake.input.subset,
+        frequency_paths,
+        spec,
+        radii,
+        rescale=settings["rescale"],
+        eval_train_size=evaluation["train_size"],
+        eval_test_size=evaluation["test_size"],
+        eval_seed=evaluation["seed"],
+        label_seed=settings["label_seed"],
+        device=device,
+    )
+    model, metrics = train.train_run(
+        run, spec, data, seed, settings,
+        checkpoint_path=snakemake.params.checkpoint,
+        eval_batch_size=evaluation["batch_size"],
+        log=log,
+    )  # fmt: skip
+    train.save_model(model, snakemake.output.model, spec.model, train.model_build_kwargs(spec, data, settings))
+    metrics.to_csv(snakemake.output.metrics, index=False)
+    log(f"wrote {snakemake.output.metrics} ({len(metrics)} rows) and {snakemake.output.model}")
+    # The outputs now hold everything; a checkpoint left behind would only cost disk.
+    Path(snakemake.params.checkpoint).unlink(missing_ok=True)
