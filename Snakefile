@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/frequency.smk"
@@ -15,6 +18,8 @@ include: "rules/train.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/robustness.smk"
+include: "rules/detection.smk"
+include: "rules/report.smk"
 
 
 rule all:

@@ -56,7 +56,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 extras=""
-[ "$mode" = test ] && extras="[test]"
+[ "$mode" = test ] && extras="[test,detection]"
 stamp="$venv/.hfc-installed$(printf '%s' "$extras" | tr -d '[]')-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     say "installing hfc-repro$extras and its dependencies into $venv (torch alone is several GB; minutes)"

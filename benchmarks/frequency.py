@@ -1,29 +1,57 @@
 """Images/s of hfc.frequency.split against a per-image numpy loop written like the authors'.
 
-Both are measured in the same run on the same images; the table's ratio is what to compare
-across machines (absolute timings swing ±20-30 % between identical runs on shared CPUs).
+Everything is measured in the same run, interleaved round by round (best round kept), each
+sample at least --min-seconds long, so a busy shared CPU slows every row alike; the ratio
+column is what to compare across machines (absolute timings swing by 2x and more between
+runs on shared CPUs).
 
-    python benchmarks/frequency.py --images 2000 --size 32 --channels 3
+Both sides use one core by default (numpy's FFT is single-threaded). With --threads 2 on a
+busy shared machine, torch can be slower than with one: every parallel step waits for its
+slowest thread, often a scheduler time slice for a busy core.
+
+The numpy loop is timed on the first --reference-images images. ``split`` is timed on those
+same images and on all --images: a large batch also pays for writing two fresh output
+tensors (2 x 25 MB for 2000 CIFAR images), whose first-touch page faults and memory traffic
+can cost as much as the transform itself on a virtual machine.
+
+    python benchmarks/frequency.py --size 32 --channels 3 --radius 8 --threads 1
+    python benchmarks/frequency.py --size 28 --channels 1 --radius 4 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import numpy as np
 import torch
 
+from hfc import frequency
 from hfc.frequency import split, split_many, split_reference_numpy
 
 
-def images_per_second(fn, n_images: int, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
+def best_rates(timed: dict, repeats: int, min_seconds: float) -> dict[str, float]:
+    """Images/s of each ``name: (fn, n_images)``: best of ``repeats`` interleaved rounds.
+
+    In a round each function runs back to back for at least ``min_seconds`` (the slow numpy
+    loop once), so every sample spans a similar stretch of wall time and sees the same share
+    of a busy CPU: timing a 2 ms call against a 500 ms one would let the short call slip
+    between other processes' time slices and flatter it.
+    """
+    calls = {}
+    for name, (fn, _) in timed.items():  # warm-up call, also sizes the samples
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return n_images / best
+        calls[name] = max(1, math.ceil(min_seconds / (time.perf_counter() - start)))
+    best = {name: float("inf") for name in timed}
+    for _ in range(repeats):
+        for name, (fn, _) in timed.items():
+            start = time.perf_counter()
+            for _ in range(calls[name]):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / calls[name])
+    return {name: n_images / best[name] for name, (_, n_images) in timed.items()}
 
 
 def main() -> None:
@@ -33,33 +61,58 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--radius", type=float, default=8)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--radii", type=float, nargs="+", default=[4, 8, 12, 16], help="radii of the split_many row")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: the numpy loop uses one core too)"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="rounds; the best one counts")
+    parser.add_argument("--min-seconds", type=float, default=0.25, help="shortest timed sample")
+    parser.add_argument("--chunk-values", type=int, help="CPU chunk size in input values (default: hfc.frequency's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.chunk_values:
+        frequency.CHUNK_VALUES = frequency.PARALLEL_CHUNK_VALUES = args.chunk_values
+    chunk_values = frequency.CHUNK_VALUES if args.threads == 1 else frequency.PARALLEL_CHUNK_VALUES
 
     images = torch.rand(args.images, args.channels, args.size, args.size, generator=torch.Generator().manual_seed(0))
-    reference_images = images[: args.reference_images].double().numpy()
-    radii = [4, 8, 12, 16]
+    subset = images[: args.reference_images]
+    reference_images = subset.double().numpy()
+    n, n_ref = len(images), len(subset)
 
     # Same answer first: a fast path that is wrong is not a speed-up.
-    low, _ = split(images[: args.reference_images].double(), args.radius)
-    ref_low, _ = split_reference_numpy(reference_images, args.radius)
-    assert np.allclose(low.numpy(), ref_low, atol=1e-10)
+    ref_low, ref_high = split_reference_numpy(reference_images, args.radius)
+    for method in ("fft", "matmul") if args.size % 2 == 0 else ("fft",):
+        low, high = split(subset.double(), args.radius, method=method)
+        assert np.allclose(low.numpy(), ref_low, atol=1e-10) and np.allclose(high.numpy(), ref_high, atol=1e-10), method
+    auto = "matmul" if frequency._matmul_is_cheaper(images, args.radius) else "fft"
 
-    numpy_rate = images_per_second(lambda: split_reference_numpy(reference_images, args.radius), len(reference_images), 1)
-    torch_rate = images_per_second(lambda: split(images, args.radius), args.images, args.repeats)
-    many_rate = images_per_second(lambda: split_many(images, radii), args.images, args.repeats)
+    timed = {
+        "numpy": (lambda: split_reference_numpy(reference_images, args.radius), n_ref),
+        "auto, same": (lambda: split(subset, args.radius), n_ref),
+        "auto": (lambda: split(images, args.radius), n),
+        "fft": (lambda: split(images, args.radius, method="fft"), n),
+        "many": (lambda: split_many(images, args.radii), n * len(args.radii)),
+    }
+    if args.size % 2 == 0:
+        timed["matmul"] = (lambda: split(images, args.radius, method="matmul"), n)
+    rates = best_rates(timed, args.repeats, args.min_seconds)
 
-    print(f"{args.channels}x{args.size}x{args.size} images, radius {args.radius}, {args.threads} thread(s)")
-    print(f"{'method':<44} {'images/s':>12} {'vs numpy loop':>14}")
+    print(
+        f"{args.channels}x{args.size}x{args.size} float32 images, radius {args.radius:g}, "
+        f"{args.threads} torch thread(s), chunks of {chunk_values} values, best of {args.repeats} rounds"
+    )
+    print(f"{'method':<58} {'images':>7} {'images/s':>10} {'vs numpy loop':>14}")
     rows = [
-        ("numpy per-image loop (authors' style), 1 radius", numpy_rate),
-        ("hfc.frequency.split, 1 radius", torch_rate),
-        (f"hfc.frequency.split_many, {len(radii)} radii (per radius)", many_rate * len(radii)),
+        ("numpy per-image loop (authors' style, float64), 1 radius", "numpy", n_ref),
+        (f"split, same images as the numpy loop ({auto})", "auto, same", n_ref),
+        (f"split ({auto})", "auto", n),
+        ("split, method='fft'", "fft", n),
+        ("split, method='matmul'", "matmul", n),
+        (f"split_many, radii {' '.join(f'{r:g}' for r in args.radii)} (per radius)", "many", n),
     ]
-    for name, rate in rows:
-        print(f"{name:<44} {rate:>12.0f} {rate / numpy_rate:>13.1f}x")
+    for label, key, count in rows:
+        if key in rates:
+            print(f"{label:<58} {count:>7} {rates[key]:>10.0f} {rates[key] / rates['numpy']:>13.1f}x")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import seaborn as sns
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hfc.tables import (  # noqa: E402
     _one_run_per_seed,
@@ -112,6 +113,7 @@ def _finish(grid: sns.FacetGrid, title: str, ylabel: str) -> None:
     grid.set_axis_labels("epoch", ylabel)
     for ax in grid.axes.flat:
         ax.grid(True, alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         for line in ax.lines:
             # A curve with one evaluated epoch is a lone vertex, invisible without a marker.
             # Dashed curves (HFC, no BatchNorm) get a cross so they stay apart from solid ones.

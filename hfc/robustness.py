@@ -191,7 +191,9 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(rho=frame["rho"].astype(float).round(_KEY_DIGITS), eps=frame["eps"].astype(float).round(_KEY_DIGITS))
+    return frame.assign(
+        rho=frame["rho"].astype(float).round(_KEY_DIGITS), eps=frame["eps"].astype(float).round(_KEY_DIGITS)
+    )
 
 
 def table2(attacks: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +216,9 @@ def table2(attacks: pd.DataFrame) -> pd.DataFrame:
     frame = _keyed(attacks)
     dup = frame.duplicated(keys + ["seed"])
     if dup.any():
-        raise ValueError(f"table2: {int(dup.sum())} duplicated cell(s), e.g. {frame.loc[dup, keys + ['seed']].iloc[0].to_dict()}")
+        raise ValueError(
+            f"table2: {int(dup.sum())} duplicated cell(s), e.g. {frame.loc[dup, keys + ['seed']].iloc[0].to_dict()}"
+        )
     grouped = frame.groupby(keys, sort=False)
     out = grouped["accuracy"].mean().to_frame()
     several = frame["seed"].nunique() > 1
@@ -255,9 +259,7 @@ def table2_markdown(table: pd.DataFrame, caption: str, attack_note: str = "", di
     columns = [("clean", 0.0)] + [
         (attack, e) for attack in ("fgsm", "pgd") for e in sorted(table.loc[table["attack"] == attack, "eps"].unique())
     ]
-    header = ["model", "ρ"] + [
-        _ATTACK_NAMES[a] if a == "clean" else f"{_ATTACK_NAMES[a]} ε={e:g}" for a, e in columns
-    ]
+    header = ["model", "ρ"] + [_ATTACK_NAMES[a] if a == "clean" else f"{_ATTACK_NAMES[a]} ε={e:g}" for a, e in columns]
     lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "|".join(["---:"] * len(columns)) + "|"]
     cells = {(r.model, r.rho, r.attack, r.eps): r for r in (row for _, row in table.iterrows())}
     for model in [m for m in MODELS if m in set(table["model"])]:
@@ -289,7 +291,9 @@ def table2_markdown(table: pd.DataFrame, caption: str, attack_note: str = "", di
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted class, its softmax probability) per image, model in eval mode, on the model's device."""
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
-        raise ValueError(f"images must be a float tensor N×C×H×W, got {type(images).__name__} {tuple(getattr(images, 'shape', ()))}")
+        raise ValueError(
+            f"images must be a float tensor N×C×H×W, got {type(images).__name__} {tuple(getattr(images, 'shape', ()))}"
+        )
     if not (isinstance(batch_size, int) and batch_size > 0):
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     was_training = model.training
@@ -309,8 +313,10 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> tu
 def story_mask(labels: torch.Tensor, pred_original, pred_low, pred_high) -> torch.Tensor:
     """Figure 2's condition per image: right on the original and on the high part, wrong on the low part."""
     labels = torch.as_tensor(labels)
-    return (torch.as_tensor(pred_original) == labels) & (torch.as_tensor(pred_high) == labels) & (
-        torch.as_tensor(pred_low) != labels
+    return (
+        (torch.as_tensor(pred_original) == labels)
+        & (torch.as_tensor(pred_high) == labels)
+        & (torch.as_tensor(pred_low) != labels)
     )
 
 
@@ -329,7 +335,9 @@ def chance_count(correct_original, correct_high, correct_low) -> float:
     """
     o, h, low = (_as_bool(x) for x in (correct_original, correct_high, correct_low))
     if not (o.ndim == h.ndim == low.ndim == 1 and len(o) == len(h) == len(low)):
-        raise ValueError(f"correctness vectors must be 1-D and of equal length, got shapes {o.shape}, {h.shape}, {low.shape}")
+        raise ValueError(
+            f"correctness vectors must be 1-D and of equal length, got shapes {o.shape}, {h.shape}, {low.shape}"
+        )
     n = len(o)
     if n == 0:
         raise ValueError("chance_count needs at least one image")
@@ -402,7 +410,9 @@ def svd_parts(images: torch.Tensor, rank: int, rescale: bool) -> tuple[torch.Ten
 # ----------------------------------------------------------------------------- kernels, Figure 7
 
 
-def smoothness_table(models: Mapping[tuple[str, int, str], nn.Module], rhos: Sequence[float] = (0.0, FIGURE7_RHO)) -> pd.DataFrame:
+def smoothness_table(
+    models: Mapping[tuple[str, int, str], nn.Module], rhos: Sequence[float] = (0.0, FIGURE7_RHO)
+) -> pd.DataFrame:
     """Roughness of each model's first-layer kernels, raw and smoothed (lower = smoother).
 
     ``models`` maps (run, seed, label) to a model. Columns: run, seed, model, rho,
@@ -421,22 +431,28 @@ def smoothness_table(models: Mapping[tuple[str, int, str], nn.Module], rhos: Seq
     return pd.DataFrame(rows, columns=["run", "seed", "model", "rho", "adjacent_diff", "high_freq_energy"])
 
 
-def kernel_mosaic(weight: torch.Tensor, columns: int = 8) -> np.ndarray:
+_CHANNEL_GAP = 3  # blank columns between the kernel blocks of two input channels
+
+
+def kernel_mosaic(weight: torch.Tensor, columns: int | None = None) -> np.ndarray:
     """Tile (out, in, kh, kw) kernels into one 2-D array with NaN gaps.
 
-    Per input channel a block of ``out`` kernels in rows of ``columns``; the channel blocks sit
-    side by side, two gap columns apart. NaN cells are drawn blank.
+    Per input channel a block of ``out`` kernels in rows of ``columns`` (default ⌈√out⌉, a
+    near-square block); the channel blocks sit side by side, ``_CHANNEL_GAP`` columns apart.
+    NaN cells are drawn blank.
     """
     if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
         raise ValueError(f"weight must be (out, in, kh, kw), got {tuple(getattr(weight, 'shape', ()))}")
     out_ch, in_ch, kh, kw = weight.shape
+    if columns is None:
+        columns = math.ceil(math.sqrt(out_ch))
     cols = min(columns, out_ch)
     rows = math.ceil(out_ch / cols)
     block_h, block_w = rows * (kh + 1) - 1, cols * (kw + 1) - 1
-    mosaic = np.full((block_h, in_ch * (block_w + 2) - 2), np.nan)
+    mosaic = np.full((block_h, in_ch * (block_w + _CHANNEL_GAP) - _CHANNEL_GAP), np.nan)
     w = weight.detach().cpu().double().numpy()
     for c in range(in_ch):
-        x0 = c * (block_w + 2)
+        x0 = c * (block_w + _CHANNEL_GAP)
         for o in range(out_ch):
             r, q = divmod(o, cols)
             mosaic[r * (kh + 1) : r * (kh + 1) + kh, x0 + q * (kw + 1) : x0 + q * (kw + 1) + kw] = w[o, c]
@@ -477,18 +493,25 @@ def figure7(models: Mapping[str, nn.Module], png, pdf, rho: float = FIGURE7_RHO)
     for label in models:
         _check_label(label)
     weights = {
-        (label, r): first_conv(smooth_first_conv(models[label], r)).weight.detach() for label in labels for r in (0.0, rho)
+        (label, r): first_conv(smooth_first_conv(models[label], r)).weight.detach()
+        for label in labels
+        for r in (0.0, rho)
     }
     mosaics = {key: kernel_mosaic(w) for key, w in weights.items()}
     height, width = next(iter(mosaics.values())).shape
+    in_ch = next(iter(weights.values())).shape[1]
+    # One input channel: raw | smoothed side by side. Several: each panel is a wide strip of
+    # channel blocks, so the four panels are stacked. Cells shrink so a panel stays <= 12 in wide.
+    cols = 2 if in_ch == 1 else 1
+    cell = min(0.18, 12 / width)
     fig, axes = plt.subplots(
-        len(labels), 2, figsize=(2 * (0.18 * width + 1.2), len(labels) * (0.18 * height + 0.9)), squeeze=False,
-        layout="constrained",
+        len(labels) * 2 // cols, cols, figsize=(cols * (cell * width + 1.4), len(labels) * 2 // cols * (cell * height + 0.9)),
+        squeeze=False, layout="constrained",
     )  # fmt: skip
     cmap = _diverging_cmap()
     for i, label in enumerate(labels):
         for j, r in enumerate((0.0, rho)):
-            ax, w, mosaic = axes[i, j], weights[(label, r)], mosaics[(label, r)]
+            ax, w, mosaic = axes.flat[2 * i + j], weights[(label, r)], mosaics[(label, r)]
             limit = float(np.nanmax(np.abs(mosaic))) or 1.0
             image = ax.imshow(mosaic, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
             score = kernel_smoothness(w)
@@ -502,10 +525,13 @@ def figure7(models: Mapping[str, nn.Module], png, pdf, rho: float = FIGURE7_RHO)
             ax.set_yticks([])
             for side in ax.spines.values():
                 side.set_visible(False)
-            in_ch = w.shape[1]
             if in_ch > 1:
-                block = (width + 2) / in_ch
-                ax.set_xticks([c * block + (block - 2) / 2 for c in range(in_ch)], [f"channel {c}" for c in range(in_ch)], fontsize=8)
+                block = (width + _CHANNEL_GAP) / in_ch
+                ax.set_xticks(
+                    [c * block + (block - _CHANNEL_GAP - 1) / 2 for c in range(in_ch)],
+                    [f"channel {c}" for c in range(in_ch)],
+                    fontsize=8,
+                )
                 ax.tick_params(length=0)
             fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
     out_ch, in_ch, kh, kw = weights[(labels[0], 0.0)].shape
@@ -534,13 +560,14 @@ def figure2(
     png,
     pdf,
     max_samples: int = 8,
+    rescaled: bool = True,
 ) -> list[Path]:
     """Figure 2: up to ``max_samples`` selected test images, each as original / LFC / HFC.
 
     ``predictions`` comes from :func:`story_predictions` on these very tensors. The samples
     are the first selected ones in test-set order (no cherry-picking). Images are shown as
-    the model sees them (LFC / HFC rescaled when the pipeline rescales), clipped to [0, 1];
-    under each: the predicted class, its confidence and ✓/✗.
+    the model sees them (say ``rescaled`` when the pipeline max-rescaled LFC / HFC), clipped
+    to [0, 1]; under each: the predicted class, its confidence and ✓/✗.
     """
     _require(predictions, ["index", "label", "pred_original", "pred_low", "pred_high", "selected"], "figure2")
     chosen = predictions[predictions["selected"]].head(max_samples)
@@ -549,14 +576,17 @@ def figure2(
     rows = max(1, math.ceil(len(chosen) / per_row))
     fig = plt.figure(figsize=(per_row * 4.6, rows * 2.1 + 0.6), layout="constrained")
     title = (
-        f"Test images the natural model gets right on the original and on HFC (r = {radius}) but wrong on LFC: "
-        f"{summary['count']} of {summary['n_test']} (independence would give {summary['expected_by_chance']:.1f})"
+        f"Test images M_natural gets right on the original and on HFC (r = {radius}) but wrong on LFC: "
+        f"{summary['count']} of {summary['n_test']} (independence would give {summary['expected_by_chance']:.1f})\n"
+        "the first ones in test order; LFC / HFC as the model sees them"
+        + (" (per-image max-rescaled)" if rescaled else "")
+        + ", clipped to [0, 1] for display"
     )
     if chosen.empty:
         fig.text(0.5, 0.5, "no test image meets the condition", ha="center", va="center")
         fig.suptitle(title, fontsize=10)
         return _save(fig, png, pdf)
-    right, wrong = _PALETTE[0], _PALETTE[3]
+    right, wrong = _PALETTE[0], _PALETTE[4]  # blue and vermilion
     subfigs = np.atleast_2d(fig.subfigures(rows, per_row, wspace=0.06, hspace=0.04)).reshape(rows, per_row)
     bands = (("original", "original", original), ("low", f"LFC r={radius}", low), ("high", f"HFC r={radius}", high))
     for k, sub in enumerate(subfigs.flat):
@@ -575,7 +605,9 @@ def figure2(
             pred = int(row[f"pred_{band}"])
             ok = pred == int(row["label"])
             ax.set_xlabel(
-                f"{classes[pred]} {row[f'conf_{band}']:.2f} {'✓' if ok else '✗'}", fontsize=8, color=right if ok else wrong
+                f"{classes[pred]} {row[f'conf_{band}']:.2f} {'✓' if ok else '✗'}",
+                fontsize=8,
+                color=right if ok else wrong,
             )
         sub.suptitle(f"test image {idx}: {classes[int(row['label'])]}", fontsize=9)
     fig.suptitle(title, fontsize=10)

@@ -71,6 +71,10 @@ localrules:
     study_figure,
     table2,
     figure7,
+    claims,
+    paper_vs_reproduced,
+    response_figure,
+    response_radius,
 
 
 def run_settings():
@@ -139,6 +143,13 @@ def all_targets():
         targets += [
             f"results/tables/{name}.csv"
             for name in ("figure2_count", "kernel_smoothness", "svd_control")
+        ]
+    targets += REPORT_TARGETS  # rules/report.smk
+    if config["detection"]["enabled"]:
+        targets += [
+            "results/detection/map.csv",
+            "results/detection/lfc_better.csv",
+            "results/tables/detection.md",
         ]
     return targets
 

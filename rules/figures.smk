@@ -3,7 +3,11 @@ rule figure3:
     input:
         study_metrics("figure3"),
     output:
-        png="results/figures/figure3.png",
+        png=report(
+            "results/figures/figure3.png",
+            caption="../report/figure3.rst",
+            category="§4 Rethinking data: Table 1, Figure 3",
+        ),
         pdf="results/figures/figure3.pdf",
     log:
         "results/logs/figure3.log",
@@ -23,7 +27,12 @@ rule study_figure:
     input:
         lambda wc: study_metrics(wc.study),
     output:
-        png="results/figures/{study}.png",
+        png=report(
+            "results/figures/{study}.png",
+            caption="../report/study_figure.rst",
+            category="§5 Training heuristics: Figures 4-6",
+            subcategory=lambda wc: STUDY_TITLES[wc.study],
+        ),
         pdf="results/figures/{study}.pdf",
     log:
         "results/logs/study_figure/{study}.log",

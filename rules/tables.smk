@@ -3,7 +3,11 @@ rule table1:
     input:
         study_metrics("table1"),
     output:
-        csv="results/tables/table1.csv",
+        csv=report(
+            "results/tables/table1.csv",
+            caption="../report/table1.rst",
+            category="§4 Rethinking data: Table 1, Figure 3",
+        ),
         md="results/tables/table1.md",
     log:
         "results/logs/table1.log",
@@ -24,7 +28,12 @@ rule study_table:
     input:
         lambda wc: study_metrics(wc.study),
     output:
-        csv="results/tables/{study}.csv",
+        csv=report(
+            "results/tables/{study}.csv",
+            caption="../report/study_table.rst",
+            category="§5 Training heuristics: Figures 4-6",
+            subcategory=lambda wc: STUDY_TITLES[wc.study],
+        ),
         md="results/tables/{study}.md",
     log:
         "results/logs/study_table/{study}.log",

@@ -270,12 +270,12 @@ def test_svd_control_count_matches_an_independent_computation():
 def test_kernel_mosaic_places_each_kernel():
     w = torch.arange(3 * 2 * 2 * 2, dtype=torch.float32).reshape(3, 2, 2, 2)
     m = robustness.kernel_mosaic(w, columns=2)
-    assert m.shape == (5, 12)
+    assert m.shape == (5, 13)  # two channel blocks of width 5, three gap columns between
     np.testing.assert_array_equal(m[0:2, 0:2], w[0, 0])
     np.testing.assert_array_equal(m[0:2, 3:5], w[1, 0])
     np.testing.assert_array_equal(m[3:5, 0:2], w[2, 0])
-    np.testing.assert_array_equal(m[0:2, 7:9], w[0, 1])
-    np.testing.assert_array_equal(m[3:5, 7:9], w[2, 1])
+    np.testing.assert_array_equal(m[0:2, 8:10], w[0, 1])
+    np.testing.assert_array_equal(m[3:5, 8:10], w[2, 1])
     assert np.isnan(m).sum() == m.size - w.numel()
 
 

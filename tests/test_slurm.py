@@ -23,11 +23,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests import fakedata
+
 REPO = Path(__file__).resolve().parents[1]
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 LOCAL_PROFILE = REPO / "profiles" / "local" / "config.yaml"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
-GPU_RULES = ("train", "attack_eval")
+GPU_RULES = ("train", "attack_eval", "detection_infer")
 
 
 # --------------------------------------------------------------------------------------
@@ -92,8 +94,19 @@ def _snakemake(args: list[str], cwd: Path, timeout_s: int) -> subprocess.Complet
     log = proc.stdout + proc.stderr
     if proc.returncode == 124:
         pytest.fail(f"snakemake ran past {timeout_s} s and was interrupted:\n{log[-6000:]}")
-    assert proc.returncode == 0, f"snakemake failed (exit {proc.returncode}):\n{log[-6000:]}"
+    assert proc.returncode == 0, (
+        f"snakemake failed (exit {proc.returncode}):\n{log[-6000:]}{_slurm_log_tails(cwd)}"
+    )
     return proc
+
+
+def _slurm_log_tails(root: Path) -> str:
+    """The end of every SLURM job log below `root` (failed jobs keep theirs)."""
+    parts = []
+    for path in sorted(root.rglob("slurm_logs/**/*.log")):
+        lines = path.read_text(errors="replace").splitlines()
+        parts.append(f"\n----- {path} -----\n" + "\n".join(lines[-40:]))
+    return "".join(parts)
 
 
 def _run_id(log: str) -> str:
@@ -310,11 +323,13 @@ def test_workflow_on_slurm(slurm_cluster, tmp_path):
             pytest.skip(f"{needed.relative_to(REPO)} is missing")
     target = "results/tables/table1.csv"
     common = ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG)]
+    on_slurm, on_host = tmp_path / "slurm", tmp_path / "local"
+    for run_dir in (on_slurm, on_host):  # tiny.yaml reads fake-data/ under the run directory
+        fakedata.write_idx_dataset(run_dir / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
 
     profile = _profile_copy(
         tmp_path / "profile", _partition(), os.environ.get("HFC_SLURM_ACCOUNT")
     )
-    on_slurm = tmp_path / "slurm"
     since = _now()
     proc = _snakemake(
         [
@@ -344,7 +359,6 @@ def test_workflow_on_slurm(slurm_cluster, tmp_path):
         if _comment_rule(job["Comment"]) in GPU_RULES:
             assert "gres/gpu=1" in job["AllocTRES"], f"GPU rule ran without a GPU: {job}"
 
-    on_host = tmp_path / "local"
     _snakemake(
         [*common, "--directory", str(on_host), "--workflow-profile", "none", "--cores", "2", target],
         cwd=tmp_path,

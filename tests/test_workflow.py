@@ -109,6 +109,14 @@ def test_tiny_end_to_end_run(tmp_path, repo_root):
         for ext in ("png", "pdf"):
             assert (results / f"figures/{figure}.{ext}").stat().st_size > 1000, figure
 
+    table2 = pd.read_csv(results / "tables/table2.csv")
+    assert list(table2.columns)[:6] == ["model", "rho", "attack", "eps", "accuracy", "paper_accuracy"]
+    assert set(table2.model) == {"natural", "adversarial"} and set(table2.attack) == {"clean", "fgsm", "pgd"}
+    for table in ("figure2_count", "svd_control", "kernel_smoothness"):
+        assert len(pd.read_csv(results / f"tables/{table}.csv")) >= 1, table
+    for figure in ("figure2", "figure7"):
+        assert (results / f"figures/{figure}.png").stat().st_size > 1000, figure
+
     metrics = pd.read_csv(results / "metrics.csv")
     assert metrics.run.nunique() == 21
     assert not list(results.glob("runs/*/seed*/checkpoint.pt"))

@@ -49,5 +49,8 @@ with logging_to(snakemake.log[0]) as log:
     table.to_csv(snakemake.output.counts, index=False)
     log(f"Figure 2 counts (run {run}, {len(original)} test images):\n{table.to_string(index=False)}")
     low, high = parts[p.radius]
-    robustness.figure2(original, low, high, shown, subset["classes"], p.radius, snakemake.output.png, snakemake.output.pdf)
+    robustness.figure2(
+        original, low, high, shown, subset["classes"], p.radius, snakemake.output.png, snakemake.output.pdf,
+        rescaled=p.rescale,
+    )  # fmt: skip
     log(f"Figure 2 (seed {p.seeds[0]}, r={p.radius}) -> {snakemake.output.png}, {snakemake.output.pdf}")

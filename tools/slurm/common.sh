@@ -1,4 +1,6 @@
 # Shared by start.sh and stop.sh (sourced, not executed).
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are used by the scripts that source this file
 
 # Everything the test cluster writes (state, spool, PID files, logs, MariaDB
 # data) lives in one folder, so stop.sh can remove it all.

@@ -5,6 +5,7 @@
 # cluster already answers. Stop it with tools/slurm/stop.sh.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tools/slurm/common.sh
 source "$HERE/common.sh"
 require_root
 
@@ -37,7 +38,7 @@ if [[ -e $CONF_DIR/slurm.conf ]] && ! grep -qF "$MARKER" "$CONF_DIR/slurm.conf" 
     exit 0
 fi
 # Half-up leftovers from an earlier run (crash, killed CI job): clear them first.
-"$HERE/stop.sh" --quiet
+bash "$HERE/stop.sh" --quiet
 
 fail() {
     echo "start.sh: $*" >&2
@@ -48,7 +49,7 @@ fail() {
         tail -n 25 "$f" >&2
     done
     echo "start.sh: stopping what was started; fix the cause and rerun." >&2
-    "$HERE/stop.sh" --quiet --keep-logs || true
+    bash "$HERE/stop.sh" --quiet --keep-logs || true
     exit 1
 }
 wait_for() {  # wait_for DESCRIPTION COMMAND... : retry until it succeeds or the deadline passes

@@ -7,6 +7,7 @@
 #   --keep-logs  keep $STATE_DIR/log and the MariaDB error log (used by start.sh on failure)
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tools/slurm/common.sh
 source "$HERE/common.sh"
 require_root
 
