@@ -20,7 +20,8 @@ Student-t interval of their mean is mean ± t(0.975, n-1)·s/√n. A claim is
 The interval is over training seeds on a fixed evaluation subset: it says how much the
 number moves when the network is trained again, not how it would move on other test images.
 
-Nothing here reads files: the workflow script (workflow_scripts/claims.py) loads the frames.
+:func:`paper_vs_reproduced` puts every number of the paper's Tables 1 and 2 beside ours.
+Nothing here reads files: the workflow scripts (workflow_scripts/claims.py, ...) load the frames.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hfc import paper
 from hfc.tables import t_quantile_975, to_markdown
 
 __all__ = [
@@ -50,6 +52,9 @@ __all__ = [
     "evaluate_claim",
     "evaluate_claims",
     "claims_markdown",
+    "PAPER_COLUMNS",
+    "paper_vs_reproduced",
+    "paper_vs_reproduced_markdown",
 ]
 
 SUPPORTED, NOT_SUPPORTED, NOT_EVALUATED = "supported", "not supported", "not evaluated"
@@ -93,7 +98,8 @@ class ClaimInputs:
     ``studies`` maps every study to ``{variant label: run id}`` (``hfc.grid.study_runs``; an
     empty or missing entry means the study is off). ``sources`` maps an input kind of
     :data:`INPUT_KINDS` to the files it was read from (reported with each verdict).
-    ``radii`` / ``rhos`` / ``eps`` are the configured ones, to tell "not run" from "missing".
+    ``num_classes`` sets chance accuracy; ``scale`` (None = unknown) is checked against each
+    claim's ``min_scale``.
     """
 
     studies: Mapping[str, Mapping[str, str]]
@@ -968,8 +974,6 @@ def paper_vs_reproduced(table1: pd.DataFrame | None = None, table2: pd.DataFrame
     ρ / ε not configured) keeps its row with ``ours`` NaN and ``paper_in_interval`` "not run".
     ``paper_in_interval`` is "yes" / "no", or "– (1 seed)" when there is no interval.
     """
-    from hfc import paper
-
     rows = []
     t1 = table1 if table1 is not None else pd.DataFrame(columns=["band", "radius", "train_acc", "test_acc"])
     for ref in paper.TABLE1:
@@ -1036,8 +1040,6 @@ def paper_vs_reproduced_markdown(frame: pd.DataFrame, caption: str) -> str:
     missing = [c for c in PAPER_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"paper_vs_reproduced_markdown: frame lacks column(s) {missing}")
-    from hfc import paper
-
     setup = paper.PAPER_SETUP
     out = [
         "# Paper vs reproduced: Tables 1 and 2",

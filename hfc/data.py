@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torchvision
 from PIL import Image, UnidentifiedImageError
 
 log = logging.getLogger(__name__)
@@ -236,6 +235,7 @@ def _load_from_directory(name: str, directory: Path, where: str) -> dict:
 
 
 def _torchvision_download(name: str, cache: Path) -> None:
+    import torchvision  # lazily: see _cifar10_unverified
     cache.mkdir(parents=True, exist_ok=True)
     cls = getattr(torchvision.datasets, _TORCHVISION[name][0])
     # Constructing with download=True fetches (and md5-checks) what is missing; we then read
@@ -247,6 +247,7 @@ def _torchvision_download(name: str, cache: Path) -> None:
 
 
 def _load_idx(name: str, directory: Path, scratch: Path) -> dict:
+    import torchvision  # lazily: see _cifar10_unverified
     found, missing = {}, []
     for role, (base, _, _) in _IDX_FILES.items():
         for candidate in (directory / base, directory / f"{base}.gz"):
@@ -333,16 +334,20 @@ def _check_idx(path: Path, header: bytes, size: int, magic: int, ndim: int) -> t
 # ----------------------------------------------------------------------------- CIFAR-10
 
 
-class _CIFAR10Unverified(torchvision.datasets.CIFAR10):
+def _cifar10_unverified(**kwargs):
     """torchvision's CIFAR-10 reader without its md5 checks.
 
     ``_load_cifar10`` has already unpickled and checked every file, so a copy in the real
     format that is not byte-identical to the original (tests' tiny batches) reads too.
     """
+    import torchvision  # here, not at the top: it costs seconds at every job's start
 
-    train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
-    test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
-    meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
+    class CIFAR10Unverified(torchvision.datasets.CIFAR10):
+        train_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.train_list]
+        test_list = [[name, None] for name, _ in torchvision.datasets.CIFAR10.test_list]
+        meta = {**torchvision.datasets.CIFAR10.meta, "md5": None}
+
+    return CIFAR10Unverified(**kwargs)
 
 
 def _load_cifar10(directory: Path, scratch: Path) -> dict:
@@ -365,7 +370,7 @@ def _load_cifar10(directory: Path, scratch: Path) -> dict:
     out = {}
     for split, train in (("train", True), ("test", False)):
         try:
-            ds = _CIFAR10Unverified(root=str(scratch), train=train, download=False)
+            ds = _cifar10_unverified(root=str(scratch), train=train, download=False)
         except Exception as error:  # noqa: BLE001 - the files passed our checks; say what torchvision said
             raise _Unusable(f"torchvision could not read it: {type(error).__name__}: {error}") from None
         # torchvision gives N×H×W×C; we keep N×C×H×W
@@ -420,6 +425,7 @@ def _check_cifar_batch(path: Path, batch: Any) -> None:
 
 
 def _load_imagefolder(root: str | os.PathLike | None, image_size: int | None) -> dict:
+    import torchvision  # lazily: see _cifar10_unverified
     layout = "<root>/train/<class>/*.png|jpg and <root>/test/<class>/*"
     if root is None:
         raise DatasetError(

@@ -16,9 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import torch
-import torchvision
 from torch import nn
-from torchvision.models.vgg import cfgs as _VGG_CFGS
 
 __all__ = ["MODELS", "Normalize", "build_model", "first_conv", "parameter_count", "register"]
 
@@ -312,7 +310,9 @@ def vgg(
     the map is 1×1 (the fifth one at 28×28), global average pooling, and a 512-wide classifier."""
     layers: list[nn.Module] = []
     channels, side = in_channels, image_size
-    for item in _VGG_CFGS["A"]:
+    from torchvision.models.vgg import cfgs  # lazily: torchvision costs seconds at job start
+
+    for item in cfgs["A"]:
         if item == "M":
             if side >= 2:
                 layers.append(nn.MaxPool2d(2))
@@ -346,6 +346,8 @@ def resnet18(
     the stage widths 64/128/256/512 (1.0 = the paper's network; 0.25 trains on a CPU),
     rebuilding the stages with torchvision's own ``_make_layer``.
     """
+    import torchvision  # lazily, as in vgg
+
     model = torchvision.models.resnet18(num_classes=num_classes)
     base = _scaled(64, width)
     model.conv1 = nn.Conv2d(in_channels, base, kernel_size=3, stride=1, padding=1, bias=False)

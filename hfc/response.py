@@ -25,7 +25,6 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from hfc.figures import _PALETTE, _save, _t_interval, sns  # also selects the Agg backend
 from hfc.frequency import max_radius, rescale_by_max, split_many
 from hfc.tables import ci95_halfwidth, to_markdown
 from hfc.train import autocast
@@ -238,6 +237,9 @@ def response_figure(
     Each variant's clean accuracy is a dotted horizontal line in its colour, and the x_l panel
     marks ``fraction`` of it (the response radius is where the curve crosses that level).
     """
+    # Imported here: the per-model sweep jobs never draw, and seaborn/matplotlib cost seconds.
+    from hfc.figures import _PALETTE, _save, _t_interval, sns  # also selects the Agg backend
+
     _require(curves, ["run", "seed", *RESPONSE_COLUMNS], "response_figure")
     if not variants:
         raise ValueError("response_figure: no variants to draw")
@@ -280,9 +282,9 @@ def response_figure(
     seeds = sorted(int(s) for s in frame["seed"].unique())
     band_note = "mean and 95 % t-interval over seeds" if several else "one seed"
     grid.figure.suptitle(
-        f"{title}: accuracy against the radius of the LFC/HFC split ({band_note}: {seeds}); "
-        f"dotted: clean accuracy, fine dots: {fraction:g} × clean",
-        y=1.03,
+        f"{title}: accuracy against the radius of the LFC/HFC split\n"
+        f"{band_note}: {seeds}; dotted: clean accuracy, fine dots: {fraction:g} × clean",
+        y=1.06,
         fontsize=10,
     )
     if grid.legend is not None:

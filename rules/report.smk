@@ -122,6 +122,7 @@ rule frequency_response:
     """One model's accuracy on x_l and x_h at every integer radius up to the half diagonal."""
     input:
         model="results/runs/{run}/seed{seed}/model.pt",
+        metrics="results/runs/{run}/seed{seed}/metrics.csv",
         subset=f"{DATA}/subset.pt",
     output:
         "results/runs/{run}/seed{seed}/frequency_response.csv",
@@ -138,6 +139,8 @@ rule frequency_response:
         gpu=0 if config["device"] == "cpu" else 1,
     params:
         settings=RESPONSE,
+        same_images=RESPONSE["test_size"] == config["evaluation"]["test_size"]
+        and RESPONSE["seed"] == config["evaluation"]["seed"],
         rescale=config["frequency"]["rescale"],
         precision=config["training"]["precision"],
         device=config["device"],

@@ -1,5 +1,6 @@
 """Claim registry and verdicts (hfc.claims) on synthetic per-seed frames; tools/check_claims.py."""
 
+import re
 import subprocess
 import sys
 
@@ -283,3 +284,12 @@ def test_check_claims_missing_file_is_a_usage_error(repo_root, tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 2 and "none.csv" in result.stderr and "snakemake" in result.stderr
+
+
+def test_every_claim_is_documented(repo_root):
+    text = (repo_root / "docs/claims.md").read_text()
+    documented = set()
+    for token in re.findall(r"`([a-z0-9_.{},]+)`", text):
+        match = re.fullmatch(r"(.*)\{([^}]*)\}(.*)", token)
+        documented |= {match[1] + part + match[3] for part in match[2].split(",")} if match else {token}
+    assert set(claims.CLAIM_IDS) <= documented, set(claims.CLAIM_IDS) - documented

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from hfc import data, response, train  # noqa: E402
@@ -27,6 +28,14 @@ with logging_to(snakemake.log[0]) as log:
     curve.insert(0, "seed", seed)
     curve.insert(0, "run", run)
     curve.to_csv(snakemake.output[0], index=False)
+    # With the evaluation's test images (same size and seed), the sweep must repeat the
+    # training evaluation's numbers at the configured radii: a cheap end-to-end check.
+    trained = pd.read_csv(snakemake.input.metrics)
+    trained = trained[(trained["split"] == "test") & (trained["epoch"] == trained["epoch"].max())]
+    both = curve.merge(trained, on=["band", "radius"], suffixes=("", "_training"))
+    if p.same_images and not both.empty:
+        gap = float((both["accuracy"] - both["accuracy_training"]).abs().max())
+        log(f"agreement with the training evaluation at {len(both)} cells: max |Δ accuracy| = {gap:.4f}")
     found = response.response_radius(curve.drop(columns=["run", "seed"]), settings["fraction"])
     log(
         f"{run} seed {seed} on {device}: {len(images)} test images, radii 1..{int(curve['radius'].max())}; "

@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 import torch  # noqa: E402
 
 from hfc import train  # noqa: E402
+from hfc.data import sha256_file  # noqa: E402
 from hfc.grid import RunSpec  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
 from hfc.seeding import resolve_device  # noqa: E402
@@ -16,7 +17,9 @@ with logging_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     run, seed = snakemake.wildcards.run, int(snakemake.wildcards.seed)
     spec = RunSpec(**snakemake.params.spec)
-    settings = snakemake.params.settings
+    # The data's checksum joins the checkpoint fingerprint: a checkpoint left by a killed run is
+    # not resumed after the dataset or its subset changed.
+    settings = {**snakemake.params.settings, "data_sha256": sha256_file(snakemake.input.subset)}
     device = resolve_device(snakemake.params.device)
     log(f"run {run} seed {seed} on {device} with {snakemake.threads} thread(s): {spec}")
     radii = snakemake.params.radii
@@ -37,12 +40,19 @@ with logging_to(snakemake.log[0]) as log:
         label_seed=settings["label_seed"],
         device=device,
     )
-    model, metrics = train.train_run(
-        run, spec, data, seed, settings,
-        checkpoint_path=snakemake.params.checkpoint,
-        eval_batch_size=evaluation["batch_size"],
-        log=log,
-    )  # fmt: skip
+    try:
+        model, metrics = train.train_run(
+            run, spec, data, seed, settings,
+            checkpoint_path=snakemake.params.checkpoint,
+            eval_batch_size=evaluation["batch_size"],
+            log=log,
+        )  # fmt: skip
+    except torch.OutOfMemoryError as error:
+        raise torch.OutOfMemoryError(
+            f"{error}\nOut of device memory: lower evaluation.batch_size (now {evaluation['batch_size']}) "
+            f"or training.batch_size, or the model's width (training.width_by_model); the checkpoint of "
+            f"the last finished epoch is kept"
+        ) from error
     train.save_model(model, snakemake.output.model, spec.model, train.model_build_kwargs(spec, data, settings))
     metrics.to_csv(snakemake.output.metrics, index=False)
     log(f"wrote {snakemake.output.metrics} ({len(metrics)} rows) and {snakemake.output.model}")
