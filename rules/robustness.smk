@@ -54,7 +54,11 @@ rule table2:
     input:
         ATTACK_TABLES,
     output:
-        csv="results/tables/table2.csv",
+        csv=report(
+            "results/tables/table2.csv",
+            caption="../report/table2.rst",
+            category="§6 Adversarial attack and defense: Table 2, Figure 7",
+        ),
         md="results/tables/table2.md",
     log:
         "results/logs/table2.log",
@@ -76,9 +80,17 @@ rule figure7:
         natural=ROBUSTNESS_MODELS.get("natural", []),
         adversarial=ROBUSTNESS_MODELS.get("adversarial", []),
     output:
-        png="results/figures/figure7.png",
+        png=report(
+            "results/figures/figure7.png",
+            caption="../report/figure7.rst",
+            category="§6 Adversarial attack and defense: Table 2, Figure 7",
+        ),
         pdf="results/figures/figure7.pdf",
-        smoothness="results/tables/kernel_smoothness.csv",
+        smoothness=report(
+            "results/tables/kernel_smoothness.csv",
+            caption="../report/kernel_smoothness.rst",
+            category="§6 Adversarial attack and defense: Table 2, Figure 7",
+        ),
     log:
         "results/logs/figure7.log",
     conda:
@@ -100,9 +112,17 @@ rule figure2:
         subset=f"{DATA}/subset.pt",
         frequency=[f"{DATA}/frequency/test_r{r}.pt" for r in RADII],
     output:
-        png="results/figures/figure2.png",
+        png=report(
+            "results/figures/figure2.png",
+            caption="../report/figure2.rst",
+            category="§3 CNNs exploit HFC: Figure 2",
+        ),
         pdf="results/figures/figure2.pdf",
-        counts="results/tables/figure2_count.csv",
+        counts=report(
+            "results/tables/figure2_count.csv",
+            caption="../report/figure2_count.rst",
+            category="§3 CNNs exploit HFC: Figure 2",
+        ),
     log:
         "results/logs/figure2.log",
     benchmark:
@@ -132,7 +152,11 @@ rule svd_control:
         subset=f"{DATA}/subset.pt",
         frequency=f"{DATA}/frequency/test_r{ROBUSTNESS['figure2_radius']}.pt",
     output:
-        "results/tables/svd_control.csv",
+        report(
+            "results/tables/svd_control.csv",
+            caption="../report/svd_control.rst",
+            category="§8 Are HFC just noise? SVD control",
+        ),
     log:
         "results/logs/svd_control.log",
     benchmark:

@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -50,7 +51,8 @@ def test_lint_is_clean(repo_root):
 
 
 def test_snakefmt_check(repo_root):
-    snakefmt = shutil.which("snakefmt") or str(repo_root / ".venv/bin/snakefmt")
+    beside_python = Path(sys.executable).parent / "snakefmt"
+    snakefmt = str(beside_python) if beside_python.exists() else shutil.which("snakefmt")
     result = subprocess.run([snakefmt, "--check", "."], cwd=repo_root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
