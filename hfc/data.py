@@ -712,3 +712,27 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
         raise ValueError(f"to_float expects uint8 images, got {_describe(images)}")
     return images.to(torch.float32).div_(255)
+
+
+def load_frequency_split(
+    path: str | os.PathLike, split: str, radius: int | None = None, rescale: bool = False
+) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """``(radius, low, high)`` from a file of the ``split_frequency`` rule.
+
+    Checks that the file holds ``split`` (and ``radius`` when given). ``rescale`` divides each
+    component by its own maximum, as training, evaluation and every analysis of LFC/HFC do
+    (``frequency.rescale`` in the config).
+    """
+    from hfc.frequency import rescale_by_max
+
+    try:
+        components = torch.load(path, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise DatasetError(f"cannot read frequency split {path} ({error}); delete it and rerun the workflow") from error
+    found = (components.get("split"), int(components.get("radius", -1)))
+    if found[0] != split or (radius is not None and found[1] != radius):
+        raise DatasetError(f"{path} holds split {found[0]!r} radius {found[1]}, expected {split!r} radius {radius}")
+    low, high = components["low"], components["high"]
+    if rescale:
+        low, high = rescale_by_max(low), rescale_by_max(high)
+    return found[1], low, high

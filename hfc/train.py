@@ -27,7 +27,6 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from hfc import data as hfc_data
-from hfc.frequency import rescale_by_max
 from hfc.grid import RunSpec
 from hfc.models import build_model
 from hfc.seeding import seed_everything
@@ -238,7 +237,7 @@ def load_training_data(
     eval_labels = {"train": train_labels[eval_index["train"]], "test": subset["test_labels"][eval_index["test"]]}
 
     def prepare(x: torch.Tensor) -> torch.Tensor:
-        return (rescale_by_max(x) if rescale else x).to(device=device, dtype=torch.float32)
+        return x.to(device=device, dtype=torch.float32)
 
     eval_sets = []
     for split in ("train", "test"):
@@ -250,7 +249,9 @@ def load_training_data(
         train_images = hfc_data.to_float(subset["train_images"]).to(device)
     for radius in radii:
         for split in ("train", "test"):
-            components = _load_frequency(frequency_paths[(split, radius)], split, radius)
+            # Rescaled once per image here (per-image, so subsets of it stay identical).
+            _, low, high = hfc_data.load_frequency_split(frequency_paths[(split, radius)], split, radius, rescale)
+            components = {"low": low, "high": high}
             for band in ("low", "high"):
                 if split == "train" and band == spec.train_band and radius == spec.train_radius:
                     train_images = prepare(components[band])
@@ -274,19 +275,6 @@ def load_training_data(
         std=list(subset["std"]),
         eval_sets=eval_sets,
     )
-
-
-def _load_frequency(path: str, split: str, radius: int) -> dict:
-    try:
-        components = torch.load(path, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise hfc_data.DatasetError(
-            f"cannot read frequency split {path} ({error}); delete it and rerun the workflow"
-        ) from error
-    if components.get("split") != split or int(components.get("radius", -1)) != radius:
-        raise hfc_data.DatasetError(f"{path} holds split {components.get('split')!r} radius "
-                                    f"{components.get('radius')}, expected {split!r} radius {radius}")
-    return components
 
 
 # ----------------------------------------------------------------------------- evaluation

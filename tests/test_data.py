@@ -570,3 +570,20 @@ def test_real_debian_fashion_mnist(tmp_path):
     # the published statistics of Fashion-MNIST's training set
     mean, std = data.channel_stats(loaded["train_images"])
     assert mean[0] == pytest.approx(0.2860, abs=1e-4) and std[0] == pytest.approx(0.3530, abs=1e-4)
+
+
+def test_load_frequency_split_checks_and_rescales(tmp_path):
+    low, high = torch.rand(3, 1, 4, 4) * 0.5, torch.rand(3, 1, 4, 4) - 0.5
+    path = tmp_path / "test_r4.pt"
+    torch.save({"split": "test", "radius": 4, "low": low, "high": high}, path)
+    radius, got_low, got_high = data.load_frequency_split(path, "test")
+    assert radius == 4 and torch.equal(got_low, low) and torch.equal(got_high, high)
+    _, scaled_low, _ = data.load_frequency_split(path, "test", 4, rescale=True)
+    torch.testing.assert_close(scaled_low.amax(dim=(1, 2, 3)), torch.ones(3))
+    with pytest.raises(data.DatasetError, match="expected 'train' radius 4"):
+        data.load_frequency_split(path, "train", 4)
+    with pytest.raises(data.DatasetError, match="expected 'test' radius 8"):
+        data.load_frequency_split(path, "test", 8)
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(data.DatasetError, match="delete it and rerun"):
+        data.load_frequency_split(path, "test")

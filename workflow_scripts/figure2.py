@@ -9,7 +9,6 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from hfc import data, robustness, train  # noqa: E402
-from hfc.frequency import rescale_by_max  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
 from hfc.seeding import resolve_device  # noqa: E402
 
@@ -24,14 +23,8 @@ with logging_to(snakemake.log[0]) as log:
     labels = subset["test_labels"].to(device)
     parts = {}
     for path in snakemake.input.frequency:
-        components = torch.load(path, weights_only=True)
-        radius = int(components["radius"])
-        if components.get("split") != "test":
-            raise ValueError(f"{path} holds split {components.get('split')!r}, expected 'test'")
-        # Exactly as training and evaluation prepare LFC/HFC (hfc.train.load_training_data).
-        low, high = components["low"], components["high"]
-        if p.rescale:
-            low, high = rescale_by_max(low), rescale_by_max(high)
+        # Exactly as training and evaluation prepare LFC/HFC.
+        radius, low, high = data.load_frequency_split(path, "test", rescale=p.rescale)
         parts[radius] = (low.to(device), high.to(device))
     if p.radius not in parts:
         raise ValueError(f"robustness.figure2_radius {p.radius} is not among the split radii {sorted(parts)}")

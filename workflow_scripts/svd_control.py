@@ -9,7 +9,6 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from hfc import data, robustness, train  # noqa: E402
-from hfc.frequency import rescale_by_max  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
 from hfc.seeding import resolve_device  # noqa: E402
 
@@ -22,12 +21,7 @@ with logging_to(snakemake.log[0]) as log:
     subset = data.load_canonical(snakemake.input.subset)
     original = data.to_float(subset["test_images"]).to(device)
     labels = subset["test_labels"].to(device)
-    components = torch.load(snakemake.input.frequency, weights_only=True)
-    if components.get("split") != "test" or int(components["radius"]) != p.radius:
-        raise ValueError(f"{snakemake.input.frequency} is not the test split at radius {p.radius}")
-    low, high = components["low"], components["high"]
-    if p.rescale:
-        low, high = rescale_by_max(low), rescale_by_max(high)
+    _, low, high = data.load_frequency_split(snakemake.input.frequency, "test", p.radius, rescale=p.rescale)
     # Same rescale rule for both splits (see hfc.robustness.svd_parts).
     dominant, trailing = robustness.svd_parts(original, p.rank, p.rescale)
     splits = {"frequency": (low.to(device), high.to(device)), "svd": (dominant, trailing)}
