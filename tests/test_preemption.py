@@ -6,6 +6,7 @@
   ``snakemake --rerun-incomplete ...``) and ends with the metrics of an uninterrupted run.
 - A job that fails (non-finite loss, out of memory, a truncated dataset file) leaves no output
   that Snakemake would take for finished, a dry run still lists it, and its log says why.
+- A config change recomputes only the frequency splits it touches (finished data is kept).
 
 The fake Fashion-MNIST is prepared once through the workflow (prepare_dataset → subset_dataset
 → split_frequency) and copied, with its modification times, into each test's directory, so that
@@ -13,6 +14,7 @@ each test runs only the jobs it is about.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -175,6 +177,42 @@ def test_sigkill_mid_epoch_resumes_to_the_same_metrics(prepared, tmp_path, repo_
     straight = torch.load(uninterrupted / MODEL, weights_only=True)["state_dict"]
     assert resumed.keys() == straight.keys()
     assert all(torch.equal(resumed[key], straight[key]) for key in resumed)
+
+
+def split_jobs(output: str) -> set[tuple[str, int]]:
+    """(split, radius) of every split_frequency job in a dry run's output."""
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule )", output):
+        if block.startswith("rule split_frequency:"):
+            found = re.search(r"wildcards: dataset=\w+, split=(\w+), radius=(\d+)", block)
+            jobs.add((found[1], int(found[2])))
+    return jobs
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"frequency": {"radii": [RADIUS, 8]}}, {("train", 8), ("test", 8)}),  # only the new radius
+        ({"frequency": {"radii": [RADIUS], "rescale": False}}, set()),  # rescaling happens at load
+        ({"training": {"epochs": 5}}, set()),
+    ],
+    ids=["radius-added", "rescale-switched", "epochs-changed"],
+)
+def test_config_change_recomputes_only_the_splits_it_touches(prepared, tmp_path, repo_root, change, expected):
+    cwd = workdir(prepared, tmp_path / "changed")
+    # Snakemake's record of how each file was made: what its params/code/input triggers compare.
+    shutil.copytree(prepared / ".snakemake" / "metadata", cwd / ".snakemake" / "metadata")
+    config = yaml.safe_load((cwd / CONFIG).read_text())
+    for section, values in change.items():
+        config[section].update(values)
+    (cwd / CONFIG).write_text(yaml.safe_dump(config))
+    dry = snakemake(repo_root, cwd, "-n")
+    output = dry.stdout + dry.stderr
+    assert dry.returncode == 0, output[-3000:]
+    assert split_jobs(output) == expected, output[-3000:]
+    todo = jobs_to_do(output)
+    assert "prepare_dataset" not in todo and "subset_dataset" not in todo, todo
+    assert todo.get("train", 0) > 0  # the rest of the workflow is still to run
 
 
 def assert_failed_without_output(result, cwd: Path, rule: str, outputs) -> None:

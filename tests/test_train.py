@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 import torch
 
+from hfc import data as hfc_data
 from hfc import train
-from hfc.frequency import split
+from hfc.frequency import split, split_reference_numpy
 from hfc.grid import RunSpec
-from hfc.seeding import seed_everything
 
 SETTINGS = {
     "dropout": 0.5,
@@ -200,3 +200,131 @@ def test_bf16_and_channels_last_train_close_to_fp32():
     assert (fp32["accuracy"] - bf16["accuracy"]).abs().max() <= 0.2
     with pytest.raises(ValueError, match="precision"):
         train.autocast(torch.device("cpu"), "fp16")
+
+
+def test_each_epoch_visits_every_image_once_in_a_new_seeded_order(monkeypatch):
+    data = make_data(n=40)
+    # Pixel (0, 0) carries each image's index so the batches can be read back.
+    data.images[:, 0, 0, 0] = torch.arange(40) / 100
+    seen = []
+
+    def spy(model, images, labels, *args):
+        seen.append(torch.round(images[:, 0, 0, 0] * 100).long())
+        return original(model, images, labels, *args)
+
+    original = train.HEURISTICS["vanilla"].loss
+    monkeypatch.setitem(train.HEURISTICS, "vanilla", train.Heuristic(loss=spy))
+    run(make_spec(epochs=2, batch_size=16), data)
+    assert [len(b) for b in seen] == [16, 16, 8] * 2
+    epochs = [torch.cat(seen[:3]), torch.cat(seen[3:])]
+    for order in epochs:
+        assert torch.equal(order.sort().values, torch.arange(40))
+    assert not torch.equal(epochs[0], torch.arange(40)) and not torch.equal(epochs[0], epochs[1])
+
+
+def test_evaluate_runs_the_model_in_eval_mode_and_restores_its_mode():
+    from hfc.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("small_cnn", in_channels=1, num_classes=4, image_size=28, mean=[0.5], std=[0.25],
+                        dropout=0.9, width=0.25)  # fmt: skip
+    images, labels = torch.rand(20, 1, 28, 28), torch.arange(20) % 4
+    model.train()
+    accuracy, loss = train.evaluate(model, images, labels, batch_size=8)
+    assert model.training
+    model.eval()
+    with torch.no_grad():
+        logits = model(images)
+    assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels)), rel=1e-5)
+    assert accuracy == float((logits.argmax(1) == labels).float().mean())
+
+
+# ----------------------------------------------------------------------------- load_training_data
+
+
+@pytest.fixture
+def run_files(tmp_path):
+    """A subset file and split_frequency files at r = 4 and 8, in the workflow's formats."""
+    g = torch.Generator().manual_seed(3)
+    subset = {"name": "toy", "source": "test", "classes": ["a", "b", "c", "d"]}
+    for split_name, n in (("train", 40), ("test", 24)):
+        subset[f"{split_name}_images"] = torch.randint(0, 256, (n, 1, 12, 12), generator=g, dtype=torch.uint8)
+        subset[f"{split_name}_labels"] = torch.arange(n) % 4
+    subset["mean"], subset["std"] = hfc_data.channel_stats(subset["train_images"])
+    hfc_data.save_canonical(subset, tmp_path / "subset.pt")
+    paths, reference = {}, {}
+    for split_name in ("train", "test"):
+        images = subset[f"{split_name}_images"].double().numpy() / 255
+        for radius in (4, 8):
+            low, high = (torch.from_numpy(a).float() for a in split_reference_numpy(images, radius))
+            path = tmp_path / f"{split_name}_r{radius}.pt"
+            torch.save({"split": split_name, "radius": radius, "low": low, "high": high}, path)
+            paths[(split_name, radius)] = str(path)
+            # The authors' rescale, written out here: each image over its own maximum.
+            reference[(split_name, "low", radius)] = low / low.flatten(1).max(1).values.view(-1, 1, 1, 1)
+            reference[(split_name, "high", radius)] = high / high.flatten(1).max(1).values.view(-1, 1, 1, 1)
+    return subset, str(tmp_path / "subset.pt"), paths, reference
+
+
+def eval_index(subset, split_name, size):
+    """The evaluation subset: stratified by the natural labels, seed 0 (as load() asks)."""
+    return hfc_data.stratified_subset(subset[f"{split_name}_labels"], size, 0)
+
+
+def load(run_files, **changes):
+    _, subset_path, paths, _ = run_files
+    spec = make_spec(**changes)
+    return train.load_training_data(subset_path, paths, spec, [4, 8], True, 20, 12, 0, 5, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(("band", "radius"), [("low", 4), ("high", 4), ("low", 8), ("high", 8)])
+def test_training_data_trains_on_the_runs_band_and_radius(run_files, band, radius):
+    _, _, _, reference = run_files
+    data = load(run_files, train_band=band, train_radius=radius)
+    torch.testing.assert_close(data.images, reference[("train", band, radius)], rtol=0, atol=1e-5)
+
+
+def test_training_data_original_band_is_the_images_in_0_1(run_files):
+    subset = run_files[0]
+    data = load(run_files)
+    assert torch.equal(data.images, subset["train_images"].float() / 255)
+    assert torch.equal(data.labels, subset["train_labels"])
+    assert (data.num_classes, data.in_channels, data.image_size) == (4, 1, 12)
+
+
+def test_training_data_eval_sets_cover_every_split_band_and_radius(run_files):
+    subset, _, _, reference = run_files
+    data = load(run_files)
+    keys = [(s.split, s.band, s.radius) for s in data.eval_sets]
+    expected = {(sp, "original", 0) for sp in ("train", "test")}
+    expected |= {(sp, b, r) for sp in ("train", "test") for b in ("low", "high") for r in (4, 8)}
+    assert len(keys) == len(set(keys)) == 10 and set(keys) == expected
+    sizes = {"train": 20, "test": 12}
+    for s in data.eval_sets:
+        index = eval_index(subset, s.split, sizes[s.split])
+        assert len(s.images) == sizes[s.split]
+        assert torch.equal(s.labels, subset[f"{s.split}_labels"][index])
+        if s.band == "original":
+            assert torch.equal(s.images, subset[f"{s.split}_images"][index].float() / 255)
+        else:
+            # Evaluation images are the same rescaled components, subset afterwards.
+            torch.testing.assert_close(s.images, reference[(s.split, s.band, s.radius)][index], rtol=0, atol=1e-5)
+
+
+def test_training_data_shuffled_labels_train_and_evaluate_on_the_permutation(run_files):
+    subset = run_files[0]
+    data = load(run_files, labels="shuffled")
+    shuffled = train.shuffled_labels(subset["train_labels"], 5)
+    assert not torch.equal(shuffled, subset["train_labels"])
+    assert torch.equal(data.labels, shuffled)
+    for s in data.eval_sets:
+        index = eval_index(subset, s.split, 20 if s.split == "train" else 12)
+        # Train accuracy is measured against the labels the model was fitted to (Figure 3); test
+        # labels stay natural.
+        wanted = shuffled if s.split == "train" else subset["test_labels"]
+        assert torch.equal(s.labels, wanted[index]), (s.split, s.band, s.radius)
+
+
+def test_training_data_radius_not_split_is_refused(run_files):
+    with pytest.raises(ValueError, match=r"radius 12.*frequency.radii \[4, 8\]"):
+        load(run_files, train_band="low", train_radius=12)
