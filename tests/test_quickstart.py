@@ -1,0 +1,51 @@
+"""quickstart.sh refuses an unusable machine with a message saying what to install.
+
+Shims early on PATH stand in for an old Python, a Python without its venv module and a user
+who is not root; the script must stop before it creates or installs anything.
+"""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+
+def shim(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def quickstart(repo_root: Path, shims: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}", "HFC_VENV": str(tmp_path / "venv")}
+    return subprocess.run(["bash", str(repo_root / "quickstart.sh"), *args], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["run", "test"])
+def test_old_python_is_refused_with_the_version_found(repo_root, tmp_path, mode):
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    shim(shims, "python3", 'if [ "$1" = --version ]; then echo "Python 3.9.2"; exit 0; fi\nexit 1')
+    result = quickstart(repo_root, shims, tmp_path, mode)
+    assert result.returncode == 1
+    assert "error: Python >= 3.11 is needed, found Python 3.9.2" in result.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_missing_venv_module_without_root_names_the_package(repo_root, tmp_path):
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    # A real Python >= 3.11 whose ensurepip/venv import fails, as on Debian without python3-venv.
+    shim(shims, "python3", f'case "$*" in *ensurepip*) exit 1;; esac\nexec "{sys.executable}" "$@"')
+    shim(shims, "id", f'if [ "$1" = -u ]; then echo 1000; else exec "{shutil.which("id")}" "$@"; fi')
+    result = quickstart(repo_root, shims, tmp_path)
+    assert result.returncode == 1
+    assert "venv module is missing: install python3-venv (as root: apt-get install python3-venv)" in result.stderr
+    assert not (tmp_path / "venv").exists()
