@@ -40,6 +40,49 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{key}: {error.message}"
 
 
+_SCALAR_TYPES = {
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+def coerce_command_line_values(config: dict) -> dict:
+    """Give strings the schema's scalar type where it allows no string; in place, also returned.
+
+    Snakemake parses a nested ``--config`` value with YAML's BaseLoader, which leaves every
+    scalar a string: ``--config response='{enabled: true}'`` gives ``{"enabled": "true"}`` and
+    ``--config seeds='[0, 1]'`` gives ``["0", "1"]``. Each such string is read as YAML and kept
+    only when that gives a value of a type the schema allows there; anything else is left for
+    :func:`check_config` to report.
+    """
+
+    def coerce(value, schema: dict):
+        if isinstance(value, dict):
+            properties = schema.get("properties", {})
+            for key in value:
+                if key in properties:
+                    value[key] = coerce(value[key], properties[key])
+            return value
+        if isinstance(value, list):
+            items = schema.get("items")
+            return [coerce(v, items) for v in value] if isinstance(items, dict) else value
+        if not isinstance(value, str):
+            return value
+        types = schema.get("type", [])
+        types = [types] if isinstance(types, str) else list(types)
+        if "string" in types or value in schema.get("enum", []) or not set(types) & set(_SCALAR_TYPES):
+            return value
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return parsed if any(_SCALAR_TYPES[t](parsed) for t in types if t in _SCALAR_TYPES) else value
+
+    return coerce(config, load_schema())
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every schema violation of ``config``."""
     validator = jsonschema.Draft202012Validator(load_schema())

@@ -8,12 +8,13 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)
 
 from hfc import grid  # noqa: E402
-from hfc.config import check_config  # noqa: E402
+from hfc.config import check_config, coerce_command_line_values  # noqa: E402
 from hfc.data import image_shape  # noqa: E402
 from hfc.frequency import check_radius  # noqa: E402
 
-# Readable errors first (names the key and the allowed values), then Snakemake's validation,
-# which also fills in the schema's defaults.
+# Nested --config values arrive as strings; then readable errors (names the key and the allowed
+# values), then Snakemake's validation, which also fills in the schema's defaults.
+coerce_command_line_values(config)
 check_config(config)
 
 

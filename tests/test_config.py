@@ -3,7 +3,14 @@ import copy
 import pytest
 
 from hfc import models, train
-from hfc.config import ConfigError, check_config, load_config, load_schema, validate_config
+from hfc.config import (
+    ConfigError,
+    check_config,
+    coerce_command_line_values,
+    load_config,
+    load_schema,
+    validate_config,
+)
 
 
 @pytest.fixture
@@ -62,3 +69,49 @@ def test_defaults_are_filled(config):
     filled = validate_config(minimal)
     assert filled["training"]["mixup_alpha"] == 0.5 and filled["evaluation"]["batch_size"] == 500
     assert "mixup_alpha" not in minimal["training"]  # the input is not modified
+
+
+def command_line(config: dict, *entries: str) -> dict:
+    """``config`` overridden as ``snakemake --config ENTRY ...`` does it (Snakemake's own parser)."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    merged = copy.deepcopy(config)
+    update_config(merged, parse_config(list(entries)))
+    return merged
+
+
+def test_nested_command_line_values_get_the_schemas_types(config):
+    merged = command_line(
+        config, "response={enabled: true, fraction: 0.8}", "seeds=[0, 1, 2]", "dataset={train_size: null}",
+        "training={epochs: 5, model: lenet}", "frequency={radii: [4, 8]}",
+    )  # fmt: skip
+    # What Snakemake hands the Snakefile: strings where the schema wants numbers and booleans.
+    assert merged["response"]["enabled"] == "true" and merged["seeds"] == ["0", "1", "2"]
+    with pytest.raises(ConfigError, match="response.enabled: 'true' is not of type 'boolean'"):
+        check_config(merged)
+    coerce_command_line_values(merged)
+    check_config(merged)
+    assert merged["response"]["enabled"] is True and merged["response"]["fraction"] == 0.8
+    assert merged["seeds"] == [0, 1, 2] and merged["frequency"]["radii"] == [4, 8]
+    assert merged["dataset"]["train_size"] is None and merged["dataset"]["test_size"] == config["dataset"]["test_size"]
+    assert merged["training"]["epochs"] == 5 and merged["training"]["model"] == "lenet"
+    assert merged["training"]["lr"] == config["training"]["lr"]  # the rest of the section is kept
+
+
+def test_command_line_values_of_the_wrong_type_are_still_reported(config):
+    merged = command_line(config, "response={enabled: maybe}", "training={epochs: 2.5}", "seeds=[0, x]")
+    coerce_command_line_values(merged)
+    with pytest.raises(ConfigError) as error:
+        check_config(merged)
+    message = str(error.value)
+    assert "response.enabled: 'maybe' is not of type 'boolean'" in message
+    assert "training.epochs: '2.5' is not of type 'integer'" in message
+    assert "seeds.1: 'x' is not of type 'integer'" in message
+
+
+def test_strings_the_schema_allows_stay_strings(config):
+    merged = command_line(config, "dataset={name: mnist, root: '123'}", "device=cpu")
+    coerce_command_line_values(merged)
+    check_config(merged)
+    assert merged["dataset"]["root"] == "123" and merged["dataset"]["name"] == "mnist" and merged["device"] == "cpu"

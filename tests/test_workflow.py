@@ -36,6 +36,14 @@ def test_dry_run_default_config(repo_root):
     assert counts["train"] == 28 and counts["split_frequency"] == 8 and counts["table1"] == 1
 
 
+def test_nested_command_line_config_is_typed_by_the_schema(repo_root):
+    # Snakemake leaves nested --config values as strings; the workflow types them by the schema.
+    result = snakemake(["-n", "--forceall", "--config", "response={enabled: true}", "seeds=[0, 1]"], repo_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 56 and counts["frequency_response"] == 56
+
+
 def test_dry_run_paper_config(repo_root):
     result = snakemake(["-n", "--forceall", "--configfile", "configs/paper.yaml"], repo_root)
     assert result.returncode == 0, result.stderr
