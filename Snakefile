@@ -5,7 +5,9 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The embedded default, found beside this Snakefile from any working directory; a --configfile
+# is laid over it (keys it leaves out keep these values).
+configfile: f"{workflow.basedir}/config.yaml"
 
 
 report: "report/workflow.rst"

@@ -115,3 +115,22 @@ def test_strings_the_schema_allows_stay_strings(config):
     coerce_command_line_values(merged)
     check_config(merged)
     assert merged["dataset"]["root"] == "123" and merged["dataset"]["name"] == "mnist" and merged["device"] == "cpu"
+
+
+@pytest.mark.parametrize("path", ["configs/paper.yaml", "configs/ci.yaml", "tests/configs/tiny.yaml"])
+def test_shipped_configs_mean_the_same_alone_and_laid_over_the_default(repo_root, path):
+    # Snakemake lays a --configfile over the Snakefile's config.yaml (snakemake.utils.update_config,
+    # merging section by section): a key the config leaves out would take the CPU default's value.
+    import yaml
+    from snakemake.utils import update_config
+
+    alone = yaml.safe_load((repo_root / path).read_text())
+    merged = yaml.safe_load((repo_root / "config.yaml").read_text())
+    update_config(merged, copy.deepcopy(alone))
+    assert validate_config(merged) == validate_config(alone)
+
+
+def test_paper_config_trains_every_network_at_full_width(repo_root):
+    paper = load_config(repo_root / "configs/paper.yaml")
+    assert set(paper["training"]["width_by_model"].values()) == {1.0}
+    assert set(paper["training"]["width_by_model"]) == set(models.MODELS) - {"lenet"}

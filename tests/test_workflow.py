@@ -44,6 +44,15 @@ def test_nested_command_line_config_is_typed_by_the_schema(repo_root):
     assert counts["train"] == 56 and counts["frequency_response"] == 56
 
 
+def test_partial_config_from_another_directory_is_laid_over_the_default(tmp_path, repo_root):
+    # A user's own config names only what it changes, run in its own results folder.
+    (tmp_path / "mine.yaml").write_text("training:\n  epochs: 1\nstudies:\n  architecture: [small_cnn, lenet]\n")
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", "mine.yaml"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 25 and counts["split_frequency"] == 8  # the default's 28 less 3 architectures
+
+
 def test_dry_run_paper_config(repo_root):
     result = snakemake(["-n", "--forceall", "--configfile", "configs/paper.yaml"], repo_root)
     assert result.returncode == 0, result.stderr
