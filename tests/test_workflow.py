@@ -53,6 +53,15 @@ def test_partial_config_from_another_directory_is_laid_over_the_default(tmp_path
     assert counts["train"] == 25 and counts["split_frequency"] == 8  # the default's 28 less 3 architectures
 
 
+def test_dry_run_imagefolder_example_config(tmp_path, repo_root):
+    # The example names a folder the user provides; a dry run needs none of the images.
+    config = str(repo_root / "configs/imagefolder.yaml")
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 10 and counts["table1"] == 1 and counts["figure3"] == 1 and "table2" not in counts
+
+
 def test_dry_run_paper_config(repo_root):
     result = snakemake(["-n", "--forceall", "--configfile", "configs/paper.yaml"], repo_root)
     assert result.returncode == 0, result.stderr
