@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from hfc.files import UnreadableFileError, load_tensors
+
 log = logging.getLogger(__name__)
 
 DATASETS = ("fashion_mnist", "mnist", "cifar10", "imagefolder")
@@ -611,11 +613,9 @@ def load_canonical(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise DatasetError(f"canonical dataset file {path} does not exist; rerun the workflow to build it")
     try:
-        dataset = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as error:  # noqa: BLE001 - a damaged file raises many kinds of errors
-        raise DatasetError(
-            f"cannot read canonical dataset file {path} ({type(error).__name__}: {error}); {advice}"
-        ) from None
+        dataset = load_tensors(path, what="canonical dataset file", advice=advice)
+    except UnreadableFileError as error:
+        raise DatasetError(str(error)) from None
     if not isinstance(dataset, dict):
         raise DatasetError(f"{path} does not hold a dataset dict; {advice}")
     try:
@@ -726,9 +726,11 @@ def load_frequency_split(
     from hfc.frequency import rescale_by_max
 
     try:
-        components = torch.load(path, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise DatasetError(f"cannot read frequency split {path} ({error}); delete it and rerun the workflow") from error
+        components = load_tensors(path, what="frequency split", advice="delete it and rerun the workflow")
+    except UnreadableFileError as error:
+        raise DatasetError(str(error)) from None
+    if not isinstance(components, dict):
+        raise DatasetError(f"{path} is not a frequency split file; delete it and rerun the workflow")
     found = (components.get("split"), int(components.get("radius", -1)))
     if found[0] != split or (radius is not None and found[1] != radius):
         raise DatasetError(f"{path} holds split {found[0]!r} radius {found[1]}, expected {split!r} radius {radius}")

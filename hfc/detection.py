@@ -48,6 +48,7 @@ import torch.nn as nn
 import torchvision
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from hfc.files import UnreadableFileError, load_tensors
 from hfc.frequency import max_radius, rescale_by_max, split
 
 __all__ = [
@@ -299,9 +300,11 @@ def load_detector(
         num_classes = len(source.meta["categories"])
     else:
         try:
-            state_dict = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise DetectionSetupError(f"detection.weights {source} is not a readable torch file: {error}") from error
+            state_dict = load_tensors(
+                source, what="detection.weights", advice="set detection.weights to a state_dict file (.pth)"
+            )
+        except UnreadableFileError as error:
+            raise DetectionSetupError(str(error)) from None
         if isinstance(state_dict, Mapping) and isinstance(state_dict.get("model"), Mapping):
             state_dict = state_dict["model"]
         if not isinstance(state_dict, Mapping):

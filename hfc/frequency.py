@@ -35,6 +35,7 @@ __all__ = [
     "max_radius",
     "check_radius",
     "radial_mask",
+    "bin_distances",
     "split",
     "split_many",
     "rescale_by_max",
@@ -42,13 +43,25 @@ __all__ = [
 ]
 
 
+def bin_distances(height: int, width: int) -> np.ndarray:
+    """H×W float64 distances of every bin of the shifted spectrum from the centre (H/2, W/2).
+
+    Computed as the authors did, with numpy: the squared distances are exact (integers or
+    quarters) and IEEE 754 makes float64 ``sqrt`` correctly rounded, so every CPU gets the same
+    bits. torch's vectorised float64 ``sqrt`` can be 1 ulp off on some CPUs (AVX512), which
+    flips a bin lying exactly at a configured radius (the corner at ``max_radius``).
+    """
+    i = np.arange(height, dtype=np.float64).reshape(-1, 1) - height / 2
+    j = np.arange(width, dtype=np.float64).reshape(1, -1) - width / 2
+    return np.sqrt(i * i + j * j)
+
+
 def max_radius(height: int, width: int) -> float:
     """Largest distance from the mask centre to any frequency bin.
 
     A radius above it puts every frequency in the low band and leaves the high band empty.
     """
-    cy, cx = height / 2, width / 2
-    return max(math.hypot(i - cy, j - cx) for i in (0, height - 1) for j in (0, width - 1))
+    return float(bin_distances(height, width).max())
 
 
 def check_radius(radius: float, height: int, width: int) -> None:
@@ -65,11 +78,11 @@ def check_radius(radius: float, height: int, width: int) -> None:
 
 
 def radial_mask(height: int, width: int, radius: float, device=None) -> torch.Tensor:
-    """Boolean H×W mask of the low band in the *shifted* spectrum (True = keep in low)."""
-    i = torch.arange(height, device=device, dtype=torch.float64).view(-1, 1)
-    j = torch.arange(width, device=device, dtype=torch.float64).view(1, -1)
-    distance = torch.sqrt((i - height / 2) ** 2 + (j - width / 2) ** 2)
-    return distance < radius
+    """Boolean H×W mask of the low band in the *shifted* spectrum (True = keep in low).
+
+    Equal to the authors' numpy mask on every CPU (see :func:`bin_distances`).
+    """
+    return torch.from_numpy(bin_distances(height, width) < radius).to(device)
 
 
 def split_many(

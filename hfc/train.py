@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from hfc import data as hfc_data
+from hfc.files import UnreadableFileError, UnsafeFileError, atomic_save, load_tensors
 from hfc.grid import RunSpec
 from hfc.models import build_model
 from hfc.seeding import seed_everything
@@ -337,12 +338,6 @@ def spec_fingerprint(spec: RunSpec, seed: int, settings: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _atomic_save(obj, path: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _rng_state(generator: torch.Generator) -> dict:
     state = {"generator": generator.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -393,10 +388,20 @@ def train_run(
     start_epoch = 1
 
     if checkpoint_path and os.path.exists(checkpoint_path):
+        # A file that tries to run code stops the job (UnsafeFileError names it); one that is
+        # merely unreadable is replaced by a fresh start.
         try:
-            state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        except Exception as error:  # noqa: BLE001 - a torn or foreign file: start over, say so
-            log(f"checkpoint {checkpoint_path} is unreadable ({error}); starting from scratch")
+            state = load_tensors(
+                checkpoint_path, what="checkpoint", map_location=device,
+                advice="delete it to train this run from scratch",
+            )  # fmt: skip
+        except UnsafeFileError:
+            raise
+        except UnreadableFileError as error:
+            log(f"{error}; starting from scratch")
+            state = None
+        if state is not None and not isinstance(state, dict):
+            log(f"checkpoint {checkpoint_path} holds a {type(state).__name__}, not a checkpoint; starting from scratch")
             state = None
         if state is not None and state.get("fingerprint") == fingerprint:
             model.load_state_dict(state["model"])
@@ -450,7 +455,7 @@ def train_run(
         log(f"{run} s{seed} epoch {epoch}: train loss {float(loss_sum) / steps_per_epoch:.4f}, "
             f"train acc {summary[('train', 'original', 0)]:.4f}, test acc {summary[('test', 'original', 0)]:.4f}")  # fmt: skip
         if checkpoint_path:
-            _atomic_save(
+            atomic_save(
                 {"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "rng": _rng_state(generator), "rows": copy.deepcopy(rows)},
                 checkpoint_path,
@@ -462,11 +467,15 @@ def train_run(
 
 def save_model(model: torch.nn.Module, path: str, name: str, build_kwargs: dict) -> None:
     """Save weights plus what :func:`load_model` needs to rebuild the architecture."""
-    _atomic_save({"name": name, "build_kwargs": build_kwargs, "state_dict": model.state_dict()}, path)
+    atomic_save({"name": name, "build_kwargs": build_kwargs, "state_dict": model.state_dict()}, path)
 
 
 def load_model(path: str, device: torch.device | str = "cpu") -> torch.nn.Module:
-    saved = torch.load(path, map_location=device, weights_only=True)
+    """The model :func:`save_model` wrote, rebuilt and in eval mode (a weights-only load)."""
+    advice = "delete it and rerun the workflow to train the model again"
+    saved = load_tensors(path, what="model file", advice=advice, map_location=device)
+    if not (isinstance(saved, dict) and {"name", "build_kwargs", "state_dict"} <= set(saved)):
+        raise UnreadableFileError(f"model file {path} is not a model written by hfc-repro; {advice}")
     model = build_model(saved["name"], **saved["build_kwargs"])
     model.load_state_dict(saved["state_dict"])
     return model.to(device).eval()

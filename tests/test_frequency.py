@@ -202,3 +202,33 @@ def test_cuda_matches_cpu(method):
         assert low.device.type == high.device.type == "cuda"
         torch.testing.assert_close(low.cpu(), many_cpu[radius][0], atol=1e-12, rtol=0)
         torch.testing.assert_close(high.cpu(), many_cpu[radius][1], atol=1e-12, rtol=0)
+
+
+def _authors_mask(height, width, radius):
+    # The authors' loop (math.sqrt is IEEE correctly rounded, as numpy's is).
+    return np.array(
+        [[math.sqrt((i - height / 2) ** 2 + (j - width / 2) ** 2) < radius for j in range(width)] for i in range(height)]
+    )
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (28, 28), (15, 16), (9, 2), (224, 224)])
+def test_mask_equals_the_authors_at_every_exact_boundary_radius(shape):
+    """Radii equal to a bin's distance (max_radius among them) are where rounding decides the band."""
+    height, width = shape
+    distances = sorted({math.sqrt((i - height / 2) ** 2 + (j - width / 2) ** 2) for i in range(height) for j in range(width)})
+    radii = distances[1:40:3] + distances[-3:] + [frequency.max_radius(height, width)]
+    for radius in radii:
+        assert np.array_equal(frequency.radial_mask(height, width, radius).numpy(), _authors_mask(height, width, radius)), radius
+    assert frequency.max_radius(height, width) == distances[-1]
+
+
+def test_mask_does_not_depend_on_torchs_sqrt(monkeypatch):
+    """On AVX512 torch's float64 sqrt can be 1 ulp low: simulate it; the mask must not move."""
+    real_sqrt = torch.sqrt
+    monkeypatch.setattr(torch, "sqrt", lambda x, *a, **k: torch.nextafter(real_sqrt(x, *a, **k), torch.tensor(-math.inf, dtype=x.dtype)))
+    radius = frequency.max_radius(32, 32)
+    mask = frequency.radial_mask(32, 32, radius)
+    assert not bool(mask[0, 0])  # the corner bin at distance exactly max_radius is high band
+    assert np.array_equal(mask.numpy(), _authors_mask(32, 32, radius))
+    low, high = frequency.split(torch.rand(2, 3, 32, 32, dtype=torch.float64), radius)
+    assert float(high.abs().max()) > 0  # the corner frequency is left in the high band

@@ -101,14 +101,14 @@ def test_nan_loss_stops_with_clear_error_and_keeps_checkpoint(tmp_path):
     data = make_data()
     checkpoint = tmp_path / "checkpoint.pt"
     run(make_spec(epochs=2), data, checkpoint_path=str(checkpoint), stop_after_epoch=1)
-    saved = torch.load(checkpoint, weights_only=False)
+    saved = torch.load(checkpoint, weights_only=True)
     poisoned = train.TrainingData(**{**data.__dict__, "images": data.images.clone()})
     poisoned.images[5] = float("nan")
     with pytest.raises(train.TrainingDiverged, match="diverged in epoch 2.*learning rate"):
         train.train_run("toy", make_spec(epochs=2), poisoned, seed=7, settings=SETTINGS, progress=False,
                         log=lambda m: None, checkpoint_path=str(checkpoint))  # fmt: skip
     # The last good epoch's checkpoint is untouched.
-    assert torch.load(checkpoint, weights_only=False)["epoch"] == saved["epoch"] == 1
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == saved["epoch"] == 1
 
 
 def test_mixup_targets_are_convex_combinations():
