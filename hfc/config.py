@@ -9,6 +9,8 @@ the value given and what is allowed.
 from __future__ import annotations
 
 import copy
+import math
+import re
 from pathlib import Path
 
 import jsonschema
@@ -37,7 +39,32 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{key}: {error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
     if error.validator == "required":
         return f"{key}: {error.message}; add it to the config"
-    return f"{key}: {error.message}"
+    hint = _number_hint(error.instance) if error.validator == "type" else ""
+    return f"{key}: {error.message}{hint}"
+
+
+def _number_hint(value) -> str:
+    """YAML 1.1 reads ``1e-3`` (no dot in the mantissa) as a string; say how to write it."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    dotted = re.sub(r"^([+-]?\d+)([eE])", r"\1.0\2", value.strip())
+    also = f" or {dotted}" if dotted != value.strip() else ""
+    return f" (YAML reads {value} as a string: write {number!r}{also})"
+
+
+def _non_finite(value, path: str = "") -> list[str]:
+    # JSON schema has no "finite" keyword, and YAML's .nan / .inf pass "type: number".
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{path or '(top level)'}: {value!r} is not a finite number; give a finite value"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}[{i}]")]
+    return []
 
 
 _SCALAR_TYPES = {
@@ -87,9 +114,35 @@ def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every schema violation of ``config``."""
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = "\n".join(f"  - {_describe(error)}" for error in errors)
-        raise ConfigError(f"invalid config ({len(errors)} problem(s)):\n{lines}")
+    problems = [_describe(error) for error in errors] + _non_finite(config)
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise ConfigError(f"invalid config ({len(problems)} problem(s)):\n{lines}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(
+                    f"duplicate key {key!r} at line {key_node.start_mark.line + 1} (first at line "
+                    f"{seen[key] + 1}); YAML would silently keep only the last value: delete one of them"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def check_yaml_file(path: str | Path) -> dict:
+    """Load a config file, refusing duplicated keys (with the file and line in the message)."""
+    try:
+        with open(path) as handle:
+            return yaml.load(handle, Loader=_UniqueKeyLoader)
+    except ConfigError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
 
 
 def _fill_defaults(schema: dict, instance: dict) -> None:
@@ -109,5 +162,68 @@ def validate_config(config: dict) -> dict:
 
 
 def load_config(path: str | Path) -> dict:
-    with open(path) as handle:
-        return validate_config(yaml.safe_load(handle))
+    return validate_config(check_yaml_file(path))
+
+
+def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple | None) -> None:
+    """Raise :class:`ConfigError` for sizes that no job could honour, naming each key.
+
+    ``full_sizes`` is (train, test) images of the whole dataset (None when unknown before it is
+    read, e.g. an ImageFolder that does not exist yet); ``shape`` is (C, H, W) or None. Run
+    after the schema check, on the config with its defaults filled in.
+    """
+    problems = []
+    dataset = config["dataset"]
+    n_train = n_test = None
+    if full_sizes is not None:
+        full_train, full_test = full_sizes
+        for key, full in (("train_size", full_train), ("test_size", full_test)):
+            size = dataset.get(key)
+            if size is not None and size > full:
+                problems.append(
+                    f"dataset.{key}: {size} is larger than the {full} images of {dataset['name']}'s "
+                    f"{key.split('_')[0]} set; use at most {full} (or null for all)"
+                )
+        n_train = min(dataset.get("train_size") or full_train, full_train)
+        n_test = min(dataset.get("test_size") or full_test, full_test)
+    where_train = "dataset.train_size" if dataset.get("train_size") else "the whole training set"
+    where_test = "dataset.test_size" if dataset.get("test_size") else "the whole test set"
+
+    def at_most(key: str, value, limit, what: str) -> None:
+        if value is not None and limit is not None and value > limit:
+            problems.append(f"{key}: {value} is larger than the {limit} {what}; use at most {limit} (or null for all)")
+
+    evaluation = config.get("evaluation", {})
+    at_most("evaluation.train_size", evaluation.get("train_size"), n_train, f"training images ({where_train})")
+    at_most("evaluation.test_size", evaluation.get("test_size"), n_test, f"test images ({where_test})")
+    # Sections whose jobs will not run are not held to the dataset's size.
+    studies = config.get("studies") or {}
+    robustness = (config.get("robustness") or {}) if studies.get("adversarial") else {}
+    response = config.get("response") or {}
+    at_most("robustness.test_size", robustness.get("test_size"), n_test, f"test images ({where_test})")
+    if response.get("enabled"):
+        at_most("response.test_size", response.get("test_size"), n_test, f"test images ({where_test})")
+    if n_train is not None:
+        batch = config["training"]["batch_size"]
+        if batch > n_train:
+            problems.append(
+                f"training.batch_size: {batch} is larger than the {n_train} training images ({where_train}); "
+                f"a batch cannot hold more images than the set: use at most {n_train}"
+            )
+        too_big = [b for b in (studies.get("batch_size") or []) if b > n_train]
+        if too_big:
+            problems.append(
+                f"studies.batch_size: {too_big} larger than the {n_train} training images ({where_train}); "
+                "remove them or use a larger training set"
+            )
+    if shape is not None:
+        side = min(shape[1], shape[2])
+        rank = robustness.get("svd_rank")
+        if rank is not None and rank >= side:
+            problems.append(
+                f"robustness.svd_rank: {rank} leaves nothing for the trailing part of a {shape[1]}×{shape[2]} "
+                f"image (rank at most {side}); use 1 to {side - 1}"
+            )
+    if problems:
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        raise ConfigError(f"invalid config ({len(problems)} problem(s)):\n{lines}")

@@ -99,6 +99,64 @@ def image_shape(name: str, image_size: int | None = None) -> tuple | None:
     return native
 
 
+# Images per split of the full datasets (torchvision's sizes).
+FULL_SIZES = {"fashion_mnist": (60000, 10000), "mnist": (60000, 10000), "cifar10": (50000, 10000)}
+
+
+def _imagefolder_files(root: Path) -> dict[str, list[Path]]:
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    out = {}
+    for split in ("train", "test"):
+        base = root / split
+        out[split] = sorted(
+            f for d in (sorted(base.iterdir()) if base.is_dir() else []) if d.is_dir()
+            for f in d.rglob("*") if f.is_file() and f.name.lower().endswith(IMG_EXTENSIONS)
+        )  # fmt: skip
+    return out
+
+
+def dataset_sizes(name: str, root: str | os.PathLike | None = None) -> tuple[int, int] | None:
+    """(train, test) images of the whole dataset, where known without reading it (else None)."""
+    _check_name(name)
+    if name != "imagefolder":
+        return FULL_SIZES[name]
+    if root is None or not Path(root).expanduser().is_dir():
+        return None
+    found = _imagefolder_files(Path(root).expanduser())
+    return len(found["train"]), len(found["test"])
+
+
+def source_files(name: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """The raw files a dataset would be read from now, so that a change to them is seen.
+
+    For a named ``root``: the files under it that the loader reads (an ImageFolder's images,
+    the IDX or CIFAR-10 batch files). With no root: Debian's Fashion-MNIST files when
+    present, then the download cache. An empty list means nothing is there yet (a download).
+    """
+    _check_name(name)
+    if name == "imagefolder":
+        if root is None or not Path(root).expanduser().is_dir():
+            return []
+        found = _imagefolder_files(Path(root).expanduser())
+        return found["train"] + found["test"]
+    if name == "cifar10":
+        wanted = _CIFAR_TRAIN + _CIFAR_TEST + (_CIFAR_META,)
+    else:
+        wanted = tuple(base + ext for base, _, _ in _IDX_FILES.values() for ext in ("", ".gz"))
+    folder = _TORCHVISION[name][1]
+    if root is not None:
+        root = Path(root).expanduser()
+        places = [root / folder, root]
+    else:
+        places = ([Path(DEBIAN_FASHION_MNIST_DIR)] if name == "fashion_mnist" else []) + [default_cache_dir() / folder]
+    for place in places:
+        present = [place / f for f in wanted if (place / f).is_file()]
+        if present:
+            return present
+    return []
+
+
 def _check_name(name: str) -> None:
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -127,10 +185,12 @@ def load_dataset(
 ) -> dict:
     """Load a whole dataset as uint8 tensors.
 
-    Looks, in order, in ``root`` (torchvision's layout, then the raw files directly in
-    ``root``), in ``debian_dir`` (Fashion-MNIST only), in ``cache_dir`` (an earlier download)
-    and finally downloads with torchvision into ``cache_dir`` when ``download`` is true.
-    Raises DatasetError listing every place and its problem when none works.
+    A ``root`` given is the only place looked in (torchvision's layout, then the raw files
+    directly in ``root``): if it holds no usable copy, DatasetError says why, and no other copy
+    is read instead. With ``root`` None it looks in ``debian_dir`` (Fashion-MNIST only), in
+    ``cache_dir`` (an earlier download) and finally downloads with torchvision into
+    ``cache_dir`` when ``download`` is true. Raises DatasetError listing every place and its
+    problem when none works.
     """
     _check_name(name)
     if name == "imagefolder":
@@ -141,12 +201,20 @@ def load_dataset(
     folder = _TORCHVISION[name][1]
     places: list[tuple[str, Path]] = []
     problems: list[tuple[str, str]] = []
-    if root is None:
-        problems.append(("dataset.root", "not set"))
-    else:
+    if root is not None:
+        # A root the user named is used or the job stops: silently reading another copy would
+        # give results of other data than the config says.
         root = Path(root).expanduser()
-        places.append((f"dataset.root in torchvision's layout {root / folder}", root / folder))
-        places.append((f"dataset.root as a flat folder {root}", root))
+        for where, directory in (
+            (f"dataset.root in torchvision's layout {root / folder}", root / folder),
+            (f"dataset.root as a flat folder {root}", root),
+        ):
+            try:
+                return _load_from_directory(name, directory, where)
+            except _Unusable as problem:
+                problems.append((where, str(problem)))
+        raise DatasetError(_root_unusable_message(name, root, problems))
+    problems.append(("dataset.root", "not set"))
     if name == "fashion_mnist":
         if debian_dir is None:
             problems.append(("Debian package dataset-fashion-mnist", "not looked at (debian_dir=None)"))
@@ -189,6 +257,19 @@ def _found(dataset: dict, where: str, problems: list[tuple[str, str]]) -> dict:
     if noteworthy:
         log.warning("using %s; skipped: %s", where, "; ".join(f"{w}: {p}" for w, p in noteworthy))
     return dataset
+
+
+def _root_unusable_message(name: str, root: Path, problems: list[tuple[str, str]]) -> str:
+    lines = [f"dataset.root {root} holds no usable {name} data, and a root named in the config is never "
+             "replaced by another copy. Looked in:"]  # fmt: skip
+    lines += [f"  - {where}: {problem}" for where, problem in problems]
+    lines.append(
+        "Fix the files there (a truncated or corrupt file must be replaced by a good copy), point "
+        "dataset.root to the right folder, or set dataset.root to null to use "
+        + ("Debian's package or " if name == "fashion_mnist" else "")
+        + "torchvision's download."
+    )
+    return "\n".join(lines)
 
 
 def _not_found_message(name: str, problems: list[tuple[str, str]], cache: Path) -> str:

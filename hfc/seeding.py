@@ -34,3 +34,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {name!r} was asked for but CUDA is not available; set device: auto or cpu")
     return torch.device(name)
+
+
+def use_threads(configured: int, granted: int) -> str:
+    """Compute with the config's ``threads`` whatever the scheduler granted; return a log line.
+
+    torch's CPU reductions (convolutions, matmuls) split work by thread, so the numbers change
+    with the thread count. Snakemake lowers a job's threads to ``--cores``; computing with that
+    would make the results depend on ``--cores``. So a job always computes with ``threads`` from
+    the config (it is part of each run's fingerprint too) and only runs slower when fewer cores
+    were granted.
+    """
+    configured = int(configured)
+    torch.set_num_threads(configured)
+    line = f"computing with {configured} CPU thread(s) (config threads)"
+    if granted < configured:
+        line += (
+            f"; Snakemake granted {granted} core(s) (--cores), so threads share cores and run slower, "
+            "but the numbers stay those of the config's thread count"
+        )
+    return line

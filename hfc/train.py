@@ -367,7 +367,9 @@ def train_run(
     """Train one run and return the model and its tidy metrics (see ``METRIC_COLUMNS``).
 
     ``settings`` holds the heuristic parameters (``dropout``, ``mixup_alpha``,
-    ``adversarial``) and whatever else must invalidate a checkpoint when it changes.
+    ``adversarial``), ``max_loss_ratio`` (an epoch whose mean loss exceeds this multiple of
+    the first batch's loss raises :class:`TrainingDiverged`, as does a non-finite loss; None
+    turns the ratio check off) and whatever else must invalidate a checkpoint when it changes.
     ``stop_after_epoch`` ends the call early after that epoch's checkpoint (used by tests to
     simulate an interrupted job).
     """
@@ -386,6 +388,8 @@ def train_run(
     fingerprint = spec_fingerprint(spec, seed, settings)
     rows: list[dict] = []
     start_epoch = 1
+    initial_loss: float | None = None
+    max_ratio = settings.get("max_loss_ratio", 10)
 
     if checkpoint_path and os.path.exists(checkpoint_path):
         # A file that tries to run code stops the job (UnsafeFileError names it); one that is
@@ -408,6 +412,7 @@ def train_run(
             optimizer.load_state_dict(state["optimizer"])
             _restore_rng(state["rng"], generator)
             rows = state["rows"]
+            initial_loss = state.get("initial_loss")
             start_epoch = state["epoch"] + 1
             log(f"resuming {run} (seed {seed}) from the checkpoint of epoch {state['epoch']}")
         elif state is not None:
@@ -432,19 +437,27 @@ def train_run(
             index = order[step * spec.batch_size : (step + 1) * spec.batch_size]
             with autocast(device, precision):
                 loss = heuristic.loss(model, data.images[index], data.labels[index], settings, data.num_classes, generator)
+            if initial_loss is None:
+                initial_loss = float(loss.detach())  # one host sync per run: the reference for divergence
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             loss_sum += loss.detach()
         # One check per epoch keeps the GPU loop free of host syncs; the checkpoint of the last
         # finite epoch is left untouched.
-        if not torch.isfinite(loss_sum) or not all(torch.isfinite(p).all() for p in model.parameters()):
+        mean_loss = float(loss_sum) / steps_per_epoch
+        exploded = max_ratio is not None and math.isfinite(mean_loss) and mean_loss > max_ratio * max(initial_loss, 1e-12)
+        if exploded or not math.isfinite(mean_loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
             kept = f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else "no epoch finished"
+            why = (
+                f"its mean training loss {mean_loss:.4g} is more than training.max_loss_ratio = {max_ratio:g} "
+                f"times the first batch's {initial_loss:.4g}"
+                if exploded else f"the training loss is {mean_loss} (or a weight is not finite)"
+            )  # fmt: skip
             raise TrainingDiverged(
-                f"run {run} (seed {seed}) diverged in epoch {epoch}: the training loss is "
-                f"{float(loss_sum) / steps_per_epoch}. Lower the learning rate (training.lr or "
-                f"training.lr_by_optimizer.{spec.optimizer}, now {spec.lr}) or check the input data; "
-                f"finished runs are kept and {kept}"
+                f"run {run} (seed {seed}) diverged in epoch {epoch}: {why}. Lower the learning rate "
+                f"(training.lr or training.lr_by_optimizer.{spec.optimizer}, now {spec.lr}) or check the "
+                f"input data; finished runs are kept and {kept}"
             )
         for eval_set in data.eval_sets:
             accuracy, loss = evaluate(model, eval_set.images, eval_set.labels, eval_batch_size, precision)
@@ -457,7 +470,8 @@ def train_run(
         if checkpoint_path:
             atomic_save(
                 {"fingerprint": fingerprint, "epoch": epoch, "model": model.state_dict(),
-                 "optimizer": optimizer.state_dict(), "rng": _rng_state(generator), "rows": copy.deepcopy(rows)},
+                 "optimizer": optimizer.state_dict(), "rng": _rng_state(generator), "rows": copy.deepcopy(rows),
+                 "initial_loss": initial_loss},
                 checkpoint_path,
             )  # fmt: skip
         if stop_after_epoch is not None and epoch >= stop_after_epoch:

@@ -1,3 +1,4 @@
+import json
 import sys
 from pathlib import Path
 
@@ -7,20 +8,44 @@ from snakemake.utils import validate
 # The Snakefile imports hfc from this checkout even when the package is not installed.
 sys.path.insert(0, workflow.basedir)
 
-from hfc import grid  # noqa: E402
-from hfc.config import check_config, coerce_command_line_values  # noqa: E402
-from hfc.data import image_shape  # noqa: E402
+from hfc import grid, provenance, resources  # noqa: E402
+from hfc.config import (  # noqa: E402
+    ConfigError,
+    check_config,
+    check_limits,
+    check_yaml_file,
+    coerce_command_line_values,
+)
+from hfc.data import dataset_sizes, image_shape, source_files  # noqa: E402
 from hfc.frequency import check_radius  # noqa: E402
 
-# Nested --config values arrive as strings; then readable errors (names the key and the allowed
-# values), then Snakemake's validation, which also fills in the schema's defaults.
-coerce_command_line_values(config)
-check_config(config)
+# Every config file, the embedded default included, is read again refusing duplicated keys
+# (YAML keeps the last one silently). Nested --config values arrive as strings; then readable
+# errors (names the key and the allowed values), then Snakemake's validation, which also fills
+# in the schema's defaults, then the limits that depend on the dataset's size and image shape.
+try:
+    for _configfile in workflow.configfiles:
+        check_yaml_file(_configfile)
+    coerce_command_line_values(config)
+    check_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
 
 
 validate(config, "../hfc/config_schema.yaml")
 
 DATASET = config["dataset"]["name"]
+DATASET_ROOT = config["dataset"].get("root")
+if DATASET_ROOT is not None and not Path(DATASET_ROOT).expanduser().exists():
+    raise WorkflowError(
+        f"config dataset.root: {DATASET_ROOT} does not exist (relative paths are read from "
+        f"{Path.cwd()}); point it to the folder with the data, or set it to null"
+        + (
+            " to use Debian's package or torchvision's download"
+            if DATASET != "imagefolder"
+            else ""
+        )
+    )
 RADII = [int(r) for r in config["frequency"]["radii"]]
 SEEDS = [int(s) for s in config["seeds"]]
 RUNS = grid.all_runs(config)
@@ -33,6 +58,11 @@ if _shape is not None:
             check_radius(_radius, _shape[1], _shape[2])
         except ValueError as error:
             raise WorkflowError(f"config frequency.radii: {error}")
+FULL_SIZES = dataset_sizes(DATASET, DATASET_ROOT)
+try:
+    check_limits(config, FULL_SIZES, _shape)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
 
 DATA = f"results/data/{DATASET}"
 # Studies drawn by the generic study_table / study_figure rules (table1 and figure3 have their own).
@@ -87,12 +117,105 @@ def run_settings():
         "channels_last": training["channels_last"],
         "dropout": training["dropout"],
         "mixup_alpha": training["mixup_alpha"],
+        "max_loss_ratio": training["max_loss_ratio"],
         "adversarial": training["adversarial"],
         "rescale": config["frequency"]["rescale"],
         "radii": RADII,
         "label_seed": training["label_seed"],
         "evaluation": config["evaluation"],
+        # torch's CPU numbers depend on the thread count (hfc.seeding.use_threads)
+        "threads": config["threads"],
     }
+
+
+def code_version(script):
+    """Fingerprint of a workflow script and the hfc modules it imports (hfc.provenance)."""
+    return provenance.code_fingerprint(
+        f"{workflow.basedir}/workflow_scripts/{script}.py", workflow.basedir
+    )
+
+
+def dataset_source():
+    """Fingerprint of the raw files prepare_dataset reads: a changed or deleted file reruns it."""
+    files = source_files(DATASET, DATASET_ROOT)
+    return provenance.files_fingerprint(
+        files, DATASET_ROOT and Path(DATASET_ROOT).expanduser()
+    )
+
+
+def dataset_identity():
+    """The dataset keys that decide which images every result was computed from."""
+    keys = ("name", "root", "image_size", "train_size", "test_size", "subset_seed")
+    return {key: config["dataset"].get(key) for key in keys}
+
+
+def run_record(run):
+    """What decides a run's numbers; written beside its results as run.json."""
+    return {
+        "spec": RUNS[run].as_dict(),
+        "settings": run_settings(),
+        "dataset": dataset_identity(),
+    }
+
+
+# Where each recorded key comes from in the config, for the refusal message below.
+_RECORD_KEYS = {
+    "spec.model": "training.model / studies.architecture",
+    "spec.optimizer": "training.optimizer / studies.optimizer",
+    "spec.lr": "training.lr / training.lr_by_optimizer",
+    "spec.batch_size": "training.batch_size / studies.batch_size",
+    "spec.epochs": "training.epochs / training.shuffled_epochs",
+    "settings.rescale": "frequency.rescale",
+    "settings.radii": "frequency.radii",
+    "settings.evaluation": "evaluation",
+    "settings.threads": "threads",
+    "settings": "training",
+}
+
+
+def _config_key(key):
+    for prefix, where in _RECORD_KEYS.items():
+        if key == prefix or key.startswith(prefix + "."):
+            return (
+                where + key[len(prefix) :]
+                if where in ("training", "evaluation")
+                else where
+            )
+    return key
+
+
+def guard_finished_results():
+    """Refuse to start when finished results here were made with settings the config changed.
+
+    Snakemake would delete them before recomputing, and lose them if the new job failed. The
+    user keeps them by giving this config its own folder, or says they may go.
+    """
+    if config.get("replace_results"):
+        return
+    conflicts = []
+    for run in RUNS:
+        for seed in SEEDS:
+            folder = Path(RUN_DIR.format(run=run, seed=seed))
+            record = folder / "run.json"
+            if not (record.is_file() and (folder / "model.pt").is_file()):
+                continue
+            try:
+                recorded = json.loads(record.read_text())
+            except ValueError:
+                continue  # an unreadable record protects nothing; the run is redone
+            for key, old, new in provenance.changed_keys(recorded, run_record(run)):
+                conflicts.append(
+                    f"{folder}: {_config_key(key)} ({key}) {old!r} -> {new!r}"
+                )
+    if conflicts:
+        shown = "\n".join(f"  - {c}" for c in conflicts[:20])
+        more = f"\n  ... and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
+        raise WorkflowError(
+            f"finished results in {Path.cwd() / 'results'} were made with other settings, and "
+            f"rerunning would delete them before the new runs finish:\n{shown}{more}\n"
+            "Keep them: run this config in its own folder (snakemake --directory runs/<name> "
+            "--configfile <your config>). Or replace them: add --config replace_results=true."
+        )
 
 
 def frequency_files(wildcards=None):
@@ -155,12 +278,82 @@ def all_targets():
     return targets
 
 
-def scale_caption():
-    """One line saying at which scale the tables were made (they sit beside CIFAR-10 numbers)."""
+def scale_caption(measured="evaluation"):
+    """One line saying at which scale the tables were made (they sit beside CIFAR-10 numbers).
+
+    It names the dataset subset the models were trained on and the images the accuracies were
+    measured on: the evaluation subsets (``measured="evaluation"``), the attacked test images
+    (``"robustness"``), or both (``"all"``, the claims).
+    """
     d, t = config["dataset"], config["training"]
-    size = lambda n: "all" if n is None else n
-    return (
-        f"{d['name']} (train {size(d.get('train_size'))}, test {size(d.get('test_size'))} images), "
-        f"{t['model']}, {t['optimizer']} lr {t['lr']}, batch {t['batch_size']}, {t['epochs']} epochs, "
-        f"seeds {SEEDS}; the paper: CIFAR-10, ResNet-18, Adam lr 1e-4, batch 100, 100 epochs"
+    n_train, n_test = _images()
+    size = lambda n, full: f"{full}" if n is None or n >= full else f"{n}"
+    e = config["evaluation"]
+    evaluated = (
+        f"accuracies on {size(e['train_size'], n_train)} train / {size(e['test_size'], n_test)} "
+        "test images of it (evaluation.train_size / test_size)"
     )
+    attacked = f"attacks on {size(config['robustness']['test_size'], n_test)} test images (robustness.test_size)"
+    measured_on = {
+        "evaluation": evaluated,
+        "robustness": attacked,
+        "all": f"{evaluated}; {attacked}",
+    }[measured]
+    return (
+        f"{d['name']} subset (train {n_train}, test {n_test} images), {measured_on}; "
+        f"{t['model']}, {t['optimizer']} lr {t['lr']}, batch {t['batch_size']}, {t['epochs']} epochs, "
+        f"seeds {SEEDS}; the paper: CIFAR-10, ResNet-18, Adam lr 1e-4, batch 100, 100 epochs, "
+        "all 50,000 / 10,000 images"
+    )
+
+
+def _images():
+    """(train, test) images the jobs load: the subsets, or the config's sizes when unknown."""
+    d = config["dataset"]
+    if FULL_SIZES is not None:
+        return (
+            min(d.get("train_size") or FULL_SIZES[0], FULL_SIZES[0]),
+            min(d.get("test_size") or FULL_SIZES[1], FULL_SIZES[1]),
+        )
+    return d.get("train_size") or 50000, d.get("test_size") or 10000
+
+
+def job_mem_mb(job, run=None, batch_size=None, radii=0, attack_copies=1):
+    """mem_mb derived from the config (hfc.resources); 8000 where the image size is unknown."""
+    if _shape is None:
+        return 8000
+    shape = (_shape[0] or 3, _shape[1], _shape[2])
+    n_train, n_test = _images()
+    if job in ("prepare", "subset") and FULL_SIZES is not None:
+        n_train, n_test = FULL_SIZES  # these jobs hold the whole dataset
+    model = build_kwargs = None
+    if run is not None:
+        spec = RUNS[run]
+        model = spec.model
+        batch_size = batch_size or spec.batch_size
+        build_kwargs = {
+            "in_channels": shape[0],
+            "num_classes": 10,
+            "image_size": shape[1],
+            "mean": [0.5] * shape[0],
+            "std": [0.25] * shape[0],
+            "width": float(config["training"]["width_by_model"].get(model, 1.0)),
+            "batchnorm": spec.heuristic == "batchnorm",
+        }
+    evaluation = config["evaluation"]
+    return resources.mem_mb(
+        job,
+        shape=shape,
+        n_train=n_train,
+        n_test=n_test,
+        radii=radii,
+        eval_train=evaluation["train_size"],
+        eval_test=evaluation["test_size"],
+        batch_size=batch_size or 1,
+        model=model,
+        build_kwargs=build_kwargs,
+        attack_copies=attack_copies,
+    )
+
+
+guard_finished_results()

@@ -9,9 +9,13 @@ rule prepare_dataset:
     conda:
         "../envs/hfc.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=job_mem_mb("prepare"),
         runtime=30,
     params:
+        code=code_version("prepare_dataset"),
+        # The raw files are not inputs (they may be a download still to come); their names,
+        # sizes and times are, so a changed, added or deleted image reruns this job.
+        source=dataset_source(),
         root=config["dataset"].get("root"),
         download=config["dataset"]["download"],
         image_size=config["dataset"].get("image_size"),
@@ -32,9 +36,10 @@ rule subset_dataset:
     conda:
         "../envs/hfc.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=job_mem_mb("subset"),
         runtime=20,
     params:
+        code=code_version("subset_dataset"),
         train_size=config["dataset"].get("train_size"),
         test_size=config["dataset"].get("test_size"),
         seed=config["dataset"]["subset_seed"],

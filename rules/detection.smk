@@ -38,6 +38,7 @@ rule detection_infer:
         runtime=lambda wc, attempt: 180 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("detection"),
         settings=DETECTION,
         rescale=config["frequency"]["rescale"],
         device=config["device"],
@@ -66,6 +67,7 @@ rule detection_eval:
         mem_mb=8000,
         runtime=lambda wc, attempt: 60 * attempt,
     params:
+        code=code_version("detection"),
         settings=DETECTION,
         rescale=config["frequency"]["rescale"],
     script:

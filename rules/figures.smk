@@ -17,6 +17,7 @@ rule figure3:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("figure3"),
         variants=study_variants("figure3"),
     script:
         "../workflow_scripts/figure3.py"
@@ -42,6 +43,7 @@ rule study_figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("study_figure"),
         variants=lambda wc: study_variants(wc.study),
         title=lambda wc: STUDY_TITLES[wc.study],
     script:

@@ -11,7 +11,9 @@ rule split_frequency:
     conda:
         "../envs/hfc.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=job_mem_mb("split"),
         runtime=30,
+    params:
+        code=code_version("split_frequency"),
     script:
         "../workflow_scripts/split_frequency.py"

@@ -85,11 +85,12 @@ rule claims:
         mem_mb=4000,
         runtime=10,
     params:
+        code=code_version("claims"),
         studies=STUDY_RUNS,
         expected=CLAIMS["expected_supported"],
         min_seeds=CLAIMS["min_seeds"],
         epochs=config["training"]["epochs"],
-        caption=lambda wc: scale_caption(),
+        caption=lambda wc: scale_caption("all"),
     script:
         "../workflow_scripts/claims.py"
 
@@ -113,7 +114,8 @@ rule paper_vs_reproduced:
         mem_mb=2000,
         runtime=10,
     params:
-        caption=lambda wc: scale_caption(),
+        code=code_version("paper_vs_reproduced"),
+        caption=lambda wc: scale_caption("all"),
     script:
         "../workflow_scripts/paper_vs_reproduced.py"
 
@@ -134,10 +136,13 @@ rule frequency_response:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc: job_mem_mb(
+            "analysis", run=wc.run, batch_size=RESPONSE["batch_size"], radii=1
+        ),
         runtime=lambda wc, attempt: 30 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("frequency_response"),
         settings=RESPONSE,
         same_images=RESPONSE["test_size"] == config["evaluation"]["test_size"]
         and RESPONSE["seed"] == config["evaluation"]["seed"],
@@ -169,6 +174,7 @@ rule response_figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("response_figure"),
         variants=lambda wc: study_variants(wc.study),
         title=lambda wc: RESPONSE_TITLES[wc.study],
         fraction=RESPONSE["fraction"],
@@ -195,6 +201,7 @@ rule response_radius:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("response_radius"),
         fraction=RESPONSE["fraction"],
         variants=RESPONSE_VARIANTS,
         caption=lambda wc: scale_caption(),

@@ -38,10 +38,13 @@ rule attack_eval:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc: job_mem_mb(
+            "attack", run=wc.run, batch_size=ROBUSTNESS["batch_size"]
+        ),
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("attack_eval"),
         label=lambda wc: ROBUSTNESS_LABELS.get(wc.run),
         settings=ROBUSTNESS,
         device=config["device"],
@@ -68,7 +71,8 @@ rule table2:
         mem_mb=2000,
         runtime=10,
     params:
-        caption=lambda wc: scale_caption(),
+        code=code_version("table2"),
+        caption=lambda wc: scale_caption("robustness"),
         settings=ROBUSTNESS,
     script:
         "../workflow_scripts/table2.py"
@@ -99,6 +103,7 @@ rule figure7:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("figure7"),
         seeds=SEEDS,
         runs=ROBUSTNESS_RUNS,
     script:
@@ -131,10 +136,16 @@ rule figure2:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=8000,
+        mem_mb=job_mem_mb(
+            "analysis",
+            run=ROBUSTNESS_RUNS.get("natural"),
+            batch_size=ROBUSTNESS["batch_size"],
+            radii=len(RADII),
+        ),
         runtime=30,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("figure2"),
         runs=ROBUSTNESS_RUNS,
         seeds=SEEDS,
         radius=ROBUSTNESS["figure2_radius"],
@@ -165,10 +176,16 @@ rule svd_control:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=8000,
+        mem_mb=job_mem_mb(
+            "analysis",
+            run=ROBUSTNESS_RUNS.get("natural"),
+            batch_size=ROBUSTNESS["batch_size"],
+            radii=1,
+        ),
         runtime=30,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("svd_control"),
         runs=ROBUSTNESS_RUNS,
         seeds=SEEDS,
         radius=ROBUSTNESS["figure2_radius"],

@@ -17,6 +17,7 @@ rule table1:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("table1"),
         variants=study_variants("table1"),
         caption=lambda wc: scale_caption(),
     script:
@@ -43,6 +44,7 @@ rule study_table:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("study_table"),
         variants=lambda wc: study_variants(wc.study),
         title=lambda wc: STUDY_TITLES[wc.study],
         caption=lambda wc: scale_caption(),

@@ -6,6 +6,7 @@ rule train:
     output:
         metrics="results/runs/{run}/seed{seed}/metrics.csv",
         model="results/runs/{run}/seed{seed}/model.pt",
+        record="results/runs/{run}/seed{seed}/run.json",
     log:
         "results/logs/train/{run}_seed{seed}.log",
     benchmark:
@@ -14,12 +15,14 @@ rule train:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=8000,
+        mem_mb=lambda wc: job_mem_mb("train", run=wc.run, radii=len(RADII)),
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("train"),
         spec=lambda wc: RUNS[wc.run].as_dict(),
         settings=run_settings(),
+        dataset=dataset_identity(),
         radii=RADII,
         device=config["device"],
         # The checkpoint is not an output: Snakemake must not delete it when a job fails.
@@ -41,5 +44,7 @@ rule collect_metrics:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        code=code_version("collect_metrics"),
     script:
         "../workflow_scripts/collect_metrics.py"

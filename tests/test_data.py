@@ -83,14 +83,24 @@ def test_debian_dir_override(tmp_path):
     assert "Debian" in loaded["source"] and str(tmp_path / "debian") in loaded["source"]
 
 
-def test_empty_root_falls_back_with_a_warning(tmp_path, caplog):
-    (tmp_path / "root").mkdir()
-    debian = fakedata.write_idx_dataset(tmp_path / "debian", seed=6)
-    with caplog.at_level(logging.WARNING, logger="hfc.data"):
-        loaded = load_dataset("fashion_mnist", root=tmp_path / "root", debian_dir=tmp_path / "debian",
-                              cache_dir=tmp_path / "cache", download=False)
-    assert_same(loaded, debian)
-    assert f"dataset.root as a flat folder {tmp_path / 'root'}: missing" in caplog.text
+@pytest.mark.parametrize("damage", ["empty", "truncated", "wrong_magic", "missing"])
+def test_a_named_root_is_used_or_the_load_stops(tmp_path, damage):
+    """dataset.root given: never silently replaced by Debian's copy or a download (issue 10.3)."""
+    root = tmp_path / "root"
+    if damage == "empty":
+        root.mkdir()
+    elif damage != "missing":
+        bad = fakedata.write_idx_dataset(root, seed=5, gz=damage == "truncated")
+        if damage == "truncated":
+            fakedata.truncate_file(bad["files"]["train_images"], 100)
+        else:
+            raw = bytearray(bad["files"]["test_labels"].read_bytes())
+            raw[2:4] = b"\x09\x09"
+            bad["files"]["test_labels"].write_bytes(bytes(raw))
+    fakedata.write_idx_dataset(tmp_path / "debian", seed=6)
+    fakedata.write_idx_dataset(tmp_path / "cache" / "FashionMNIST" / "raw", seed=7)
+    with pytest.raises(DatasetError, match=r"(?s)dataset.root .*root holds no usable fashion_mnist data.*never replaced.*set dataset.root to null"):
+        load_dataset("fashion_mnist", root=root, debian_dir=tmp_path / "debian", cache_dir=tmp_path / "cache", download=False)
 
 
 def test_root_is_tried_before_debian(tmp_path):
@@ -99,17 +109,6 @@ def test_root_is_tried_before_debian(tmp_path):
     loaded = load_dataset("fashion_mnist", root=tmp_path / "root", debian_dir=tmp_path / "debian",
                           cache_dir=tmp_path / "cache", download=False)
     assert_same(loaded, root)
-
-
-def test_corrupt_root_falls_back_to_debian_with_a_warning(tmp_path, caplog):
-    bad = fakedata.write_idx_dataset(tmp_path / "root", seed=5)
-    fakedata.truncate_file(bad["files"]["train_images"], 100)
-    debian = fakedata.write_idx_dataset(tmp_path / "debian", seed=6)
-    with caplog.at_level(logging.WARNING, logger="hfc.data"):
-        loaded = load_dataset("fashion_mnist", root=tmp_path / "root", debian_dir=tmp_path / "debian",
-                              cache_dir=tmp_path / "cache", download=False)
-    assert_same(loaded, debian)
-    assert "train-images-idx3-ubyte.gz" in caplog.text
 
 
 def test_debian_dir_is_only_for_fashion_mnist(tmp_path):
@@ -154,13 +153,11 @@ def test_failed_download_is_reported(tmp_path, monkeypatch):
 
 
 def test_missing_data_lists_every_place_and_the_fixes(tmp_path):
-    root = tmp_path / "empty"
-    root.mkdir()
     with pytest.raises(DatasetError) as info:
-        load_dataset("fashion_mnist", root=root, debian_dir=tmp_path / "no-debian",
+        load_dataset("fashion_mnist", root=None, debian_dir=tmp_path / "no-debian",
                      cache_dir=tmp_path / "cache", download=False)
     message = str(info.value)
-    for place in (root / "FashionMNIST/raw", root, tmp_path / "no-debian", tmp_path / "cache" / "FashionMNIST/raw"):
+    for place in (tmp_path / "no-debian", tmp_path / "cache" / "FashionMNIST/raw"):
         assert str(place) in message
     assert "missing" in message and "train-images-idx3-ubyte" in message
     assert "dataset.root" in message

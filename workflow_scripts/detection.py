@@ -12,11 +12,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 
 from hfc import detection  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
-from hfc.seeding import resolve_device  # noqa: E402
+from hfc.seeding import resolve_device, use_threads  # noqa: E402
 
 
 def infer(settings, log):
@@ -68,5 +67,5 @@ def evaluate(settings, log):
 
 
 with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+    log(use_threads(snakemake.config["threads"], snakemake.threads))
     {"detection_infer": infer, "detection_eval": evaluate}[snakemake.rule](snakemake.params.settings, log)

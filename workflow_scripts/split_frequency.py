@@ -9,10 +9,11 @@ import torch  # noqa: E402
 
 from hfc import data, frequency  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
+from hfc.seeding import use_threads  # noqa: E402
 
 with logging_to(snakemake.log[0]) as log:
     split, radius = snakemake.wildcards.split, int(snakemake.wildcards.radius)
-    torch.set_num_threads(snakemake.threads)
+    log(use_threads(snakemake.config["threads"], snakemake.threads))
     images = data.to_float(data.load_canonical(snakemake.input[0])[f"{split}_images"])
     low, high = frequency.split(images, radius)
     residual = float((low + high - images).abs().max())

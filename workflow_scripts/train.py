@@ -1,5 +1,6 @@
 """Rule train: one run and seed, metrics along the epochs, checkpoint/resume."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -11,17 +12,17 @@ from hfc import train  # noqa: E402
 from hfc.data import sha256_file  # noqa: E402
 from hfc.grid import RunSpec  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
-from hfc.seeding import resolve_device  # noqa: E402
+from hfc.seeding import resolve_device, use_threads  # noqa: E402
 
 with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+    log(use_threads(snakemake.config["threads"], snakemake.threads))
     run, seed = snakemake.wildcards.run, int(snakemake.wildcards.seed)
     spec = RunSpec(**snakemake.params.spec)
     # The data's checksum joins the checkpoint fingerprint: a checkpoint left by a killed run is
     # not resumed after the dataset or its subset changed.
     settings = {**snakemake.params.settings, "data_sha256": sha256_file(snakemake.input.subset)}
     device = resolve_device(snakemake.params.device)
-    log(f"run {run} seed {seed} on {device} with {snakemake.threads} thread(s): {spec}")
+    log(f"run {run} seed {seed} on {device}: {spec}")
     radii = snakemake.params.radii
     frequency_paths = {}
     for path in snakemake.input.frequency:
@@ -55,6 +56,9 @@ with logging_to(snakemake.log[0]) as log:
         ) from error
     train.save_model(model, snakemake.output.model, spec.model, train.model_build_kwargs(spec, data, settings))
     metrics.to_csv(snakemake.output.metrics, index=False)
+    # What decided these numbers, for the check that refuses to replace them unasked (common.smk).
+    record = {"spec": snakemake.params.spec, "settings": snakemake.params.settings, "dataset": snakemake.params.dataset}
+    Path(snakemake.output.record).write_text(json.dumps(record, indent=1, sort_keys=True, default=str) + "\n")
     log(f"wrote {snakemake.output.metrics} ({len(metrics)} rows) and {snakemake.output.model}")
     # The outputs now hold everything; a checkpoint left behind would only cost disk.
     Path(snakemake.params.checkpoint).unlink(missing_ok=True)
