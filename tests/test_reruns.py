@@ -177,17 +177,15 @@ def test_changed_setting_that_would_replace_finished_runs_is_refused(made):
 
 def test_jobs_compute_with_the_config_threads_and_the_same_numbers_at_any_cores(made, tmp_path):
     workflow, run, _ = made
-    log = (run / "results/logs/train/vanilla_seed0.log").read_text()
+    log = (run / "results/logs/train/band-low_r4_seed0.log").read_text()
     assert "computing with 2 CPU thread(s)" in log and "granted 1 core" in log
     other = tmp_path / "other"
     shutil.copytree(run / "images", other / "images")
     shutil.copy2(run / "config.yaml", other / "config.yaml")
-    result = snakemake(workflow, other, "results/runs/vanilla/seed0/metrics.csv", "--cores", "2")
+    metrics = "results/runs/band-low_r4/seed0/metrics.csv"
+    result = snakemake(workflow, other, metrics, "--cores", "2")
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    pd.testing.assert_frame_equal(
-        pd.read_csv(run / "results/runs/vanilla/seed0/metrics.csv"),
-        pd.read_csv(other / "results/runs/vanilla/seed0/metrics.csv"),
-    )
+    pd.testing.assert_frame_equal(pd.read_csv(run / metrics), pd.read_csv(other / metrics))
 
 
 def test_declared_memory_covers_the_measured_peak(made):
