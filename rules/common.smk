@@ -269,6 +269,7 @@ def all_targets():
             for name in ("figure2_count", "kernel_smoothness", "svd_control")
         ]
     targets += REPORT_TARGETS  # rules/report.smk
+    targets += ANALYSIS_TARGETS  # rules/analyses.smk
     if config["detection"]["enabled"]:
         targets += [
             "results/detection/map.csv",
