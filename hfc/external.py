@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from hfc.files import UnreadableFileError, load_tensors
 from hfc.models import MODELS, Normalize, build_model
 
 __all__ = [
@@ -119,17 +120,14 @@ def load_weights(path: str | Path, where: str = "weights") -> dict:
     model, or a pickle that would run code) is refused with the file named.
     """
     path = Path(path)
+    advice = (
+        "save the weights with torch.save(model.state_dict(), path), or a TorchScript archive with "
+        "torch.jit.save(torch.jit.script(model), path) and set architecture: torchscript"
+    )
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - UnpicklingError, RuntimeError, EOFError ...
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise _error(
-            where,
-            f"weights file {path} cannot be read as a state_dict with torch.load(weights_only=True), which "
-            f"refuses anything but tensors and plain containers ({type(error).__name__}: {first}). Save the "
-            "weights with torch.save(model.state_dict(), path), or a TorchScript archive with "
-            "torch.jit.save(torch.jit.script(model), path) and set weights_format: torchscript",
-        ) from None
+        state = load_tensors(path, what="weights file", advice=advice)
+    except UnreadableFileError as error:
+        raise _error(where, f"{error} (read with torch.load(weights_only=True))") from None
     for key in ("state_dict", "model"):
         if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
             state = state[key]

@@ -5,9 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-import torch  # noqa: E402
-
-from hfc import data, external  # noqa: E402
+from hfc import data, external, files  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
 
 with logging_to(snakemake.log[0]) as log:
@@ -25,6 +23,6 @@ with logging_to(snakemake.log[0]) as log:
     if d["test_size"] is not None and d["test_size"] < len(labels):
         index = data.stratified_subset(labels, d["test_size"], d["seed"])
         images, labels = images[index], labels[index]
-    torch.save({"images": images.contiguous(), "labels": labels.contiguous(), "classes": list(dataset["classes"]),
+    files.atomic_save({"images": images.contiguous(), "labels": labels.contiguous(), "classes": list(dataset["classes"]),
                 "dataset": dataset["name"]}, snakemake.output[0])  # fmt: skip
     log(f"wrote {snakemake.output[0]}: {len(labels)} test images {tuple(images.shape[1:])}")

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 import torch  # noqa: E402
 
-from hfc import analyses, data, external, train  # noqa: E402
+from hfc import analyses, data, external, files, train  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
 from hfc.seeding import resolve_device  # noqa: E402
 
@@ -21,7 +21,7 @@ with logging_to(snakemake.log[0]) as log:
         spec = external.ExternalModel(**p.spec)
         model = external.load_external(spec, device)
         name, seed = spec.name, 0
-        test = torch.load(snakemake.input.data, weights_only=True)
+        test = files.load_tensors(snakemake.input.data, what="external test data", advice="delete it and rerun")
         size, subset_seed = (settings["fourier_heatmap"]["images"], settings["fourier_heatmap"]["seed"]) if (
             kind == "fourier_heatmap") else (None, 0)  # fmt: skip
     else:
