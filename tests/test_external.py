@@ -183,3 +183,79 @@ def test_schema_accepts_an_entry_and_rejects_unknown_keys(small_cnn_weights):
     config["external_models"][0]["weigths"] = "x"
     with pytest.raises(ValueError, match="weigths"):
         check_config(config)
+
+
+# ----------------------------------------------------------------------------- in the workflow
+
+
+def _snakemake(args, cwd, timeout=1800):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _write_example_weights(folder):
+    torch.manual_seed(0)
+    torch.save(build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.5).net.state_dict(), folder / "my_cnn.pt")
+
+
+def test_example_config_joins_the_dag_as_a_model(tmp_path, repo_root):
+    from tests.test_workflow import job_counts
+
+    _write_example_weights(tmp_path)
+    args = ["-n", "-s", str(repo_root / "Snakefile"), "--configfile", str(repo_root / "configs/external.yaml")]
+    result = _snakemake(args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["external_analysis"] == 4 and counts["external_data"] == 1
+    assert counts["external_heatmap_figure"] == 1 and counts["external_response_figure"] == 1
+    assert counts["train"] == 2 and counts["fourier_heatmap_figure"] == 1
+    assert "results/external/my_cnn/fourier_heatmap.csv" in result.stdout
+
+
+def test_a_bad_entry_stops_the_workflow_before_any_job(tmp_path, repo_root):
+    args = ["--cores", "1", "-s", str(repo_root / "Snakefile"), "--configfile", str(repo_root / "configs/external.yaml")]
+    result = _snakemake(args, tmp_path)  # no my_cnn.pt in the folder
+    assert result.returncode != 0
+    assert "external_models[0] (name 'my_cnn'): weights file my_cnn.pt is missing" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+    # weights of another width: the entry and the mismatch are named, still before any job
+    torch.save(build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.25).net.state_dict(), tmp_path / "my_cnn.pt")
+    result = _snakemake(args, tmp_path)
+    assert result.returncode != 0 and "(name 'my_cnn'): weights file my_cnn.pt does not fit" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_external_model_and_per_study_analyses(tmp_path, repo_root):
+    import pandas as pd
+    import yaml
+
+    from tests import fakedata
+
+    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
+    _write_example_weights(tmp_path)
+    config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
+    config["external_models"] = yaml.safe_load((repo_root / "configs/external.yaml").read_text())["external_models"]
+    config["external_models"][0]["test_size"] = 50
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [
+        "results/external/my_cnn/fourier_heatmap.png", "results/external/my_cnn/frequency_response.png",
+        "results/external/my_cnn/figure2_count.csv", "results/external/my_cnn/attacks.csv",
+        "results/figures/fourier_heatmap_adversarial.png", "results/tables/fourier_heatmap_adversarial.csv",
+        "results/tables/figure2_count_batch_size.csv", "results/tables/attacks_batch_size.csv",
+    ]  # fmt: skip
+    result = _snakemake([*targets, "--cores", "2", "-s", str(repo_root / "Snakefile"), "--configfile", "config.yaml"], tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results"
+    heatmap = pd.read_csv(results / "external/my_cnn/fourier_heatmap.csv")
+    assert len(heatmap) == 28 * 15 and set(heatmap["model"]) == {"my_cnn"} and heatmap["error"].between(0, 1).all()
+    assert set(pd.read_csv(results / "external/my_cnn/attacks.csv")["attack"]) >= {"clean", "fgsm", "pgd"}
+    assert list(pd.read_csv(results / "external/my_cnn/figure2_count.csv")["radius"]) == [4, 12]
+    rings = pd.read_csv(results / "tables/fourier_heatmap_adversarial.csv")
+    assert set(rings["label"]) == {"M_natural", "M_adversarial"}
+    assert pd.read_csv(results / "tables/attacks_batch_size.csv")["run"].nunique() >= 2
+    assert pd.read_csv(results / "tables/figure2_count_batch_size.csv")["model"].nunique() >= 2
+    for png in ("external/my_cnn/fourier_heatmap.png", "figures/fourier_heatmap_adversarial.png"):
+        assert (results / png).stat().st_size > 1000
