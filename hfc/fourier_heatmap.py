@@ -42,6 +42,7 @@ import torch.nn as nn
 
 __all__ = [
     "HEATMAP_COLUMNS",
+    "RING_COLUMNS",
     "LOW_RING",
     "HIGH_RING",
     "half_spectrum",
@@ -58,7 +59,9 @@ __all__ = [
     "heatmap_figure",
 ]
 
-HEATMAP_COLUMNS = ["model", "seed", "fy", "fx", "eps", "error", "n", "height", "width"]
+HEATMAP_COLUMNS = ["model", "seed", "fy", "fx", "eps", "error", "clean_error", "n", "height", "width"]
+RING_COLUMNS = ["model", "seed", "eps", "clean_error", "low_ring_error", "high_ring_error", "low_ring_excess",
+                "high_ring_excess"]  # fmt: skip
 # Rings as fractions of the Nyquist radius min(H, W) / 2: "low" is the innermost quarter, "high"
 # everything beyond half of it (on 28×28: 0 < radius ≤ 3.5 and radius > 7, corners included).
 LOW_RING = 0.25
@@ -142,7 +145,15 @@ def _device(model: nn.Module, images: torch.Tensor) -> torch.device:
     return param.device if param is not None else images.device
 
 
-def _frame(freqs, errors, n, eps, model_name, seed, height, width) -> pd.DataFrame:
+@torch.no_grad()
+def _clean_wrong(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> int:
+    return sum(
+        int((model(images[i : i + batch_size]).argmax(dim=1) != labels[i : i + batch_size]).sum())
+        for i in range(0, images.shape[0], batch_size)
+    )
+
+
+def _frame(freqs, errors, clean, n, eps, model_name, seed, height, width) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": model_name,
@@ -151,6 +162,7 @@ def _frame(freqs, errors, n, eps, model_name, seed, height, width) -> pd.DataFra
             "fx": [f[1] for f in freqs],
             "eps": float(eps),
             "error": [int(e) / n for e in errors],
+            "clean_error": clean / n,
             "n": n,
             "height": int(height),
             "width": int(width),
@@ -195,6 +207,7 @@ def fourier_heatmap(
     per_chunk = max(1, batch_size // n)  # frequencies per forward pass
     image_step = n if per_chunk > 1 else batch_size
     try:
+        clean = _clean_wrong(model, images, labels, batch_size)
         for start in range(0, len(freqs), per_chunk):
             ks = range(start, min(start + per_chunk, len(freqs)))
             signs = torch.stack([frequency_signs(seed, sign_index[k], n, channels) for k in ks]).to(device)
@@ -208,7 +221,7 @@ def fourier_heatmap(
                 log(f"fourier heat map: {ks[-1] + 1}/{len(freqs)} frequencies")
     finally:
         model.train(was_training)
-    return _frame(freqs, errors.cpu().tolist(), n, eps, model_name, seed, height, width)
+    return _frame(freqs, errors.cpu().tolist(), clean, n, eps, model_name, seed, height, width)
 
 
 @torch.no_grad()
@@ -234,6 +247,7 @@ def fourier_heatmap_loop(
     freqs = half_spectrum(height, width)
     errors = []
     try:
+        clean = _clean_wrong(model, images, labels, batch_size)
         for k, (fy, fx) in enumerate(freqs):
             u = basis_image(height, width, fy, fx).to(device)
             signs = frequency_signs(seed, k, n, channels).to(device)
@@ -244,7 +258,7 @@ def fourier_heatmap_loop(
             errors.append(wrong)
     finally:
         model.train(was_training)
-    return _frame(freqs, errors, n, eps, model_name, seed, height, width)
+    return _frame(freqs, errors, clean, n, eps, model_name, seed, height, width)
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -279,7 +293,10 @@ def ring_masks(fy, fx, height: int, width: int, low: float = LOW_RING, high: flo
 
 
 def ring_means(heatmap: pd.DataFrame, low: float = LOW_RING, high: float = HIGH_RING) -> dict:
-    """Mean error over the low and the high ring (:func:`ring_masks`) of one map."""
+    """Mean error over the low and the high ring (:func:`ring_masks`) of one map; with the
+    map's clean error also ``*_excess``: the ring's error minus the clean error, the error the
+    noise adds (what compares models of different clean accuracy, e.g. M_natural and
+    M_adversarial)."""
     _require(heatmap, ["fy", "fx", "error", "height", "width"], "ring_means")
     if not 0 < low <= high:
         raise ValueError(f"rings need 0 < low <= high, got low={low}, high={high}")
@@ -289,17 +306,22 @@ def ring_means(heatmap: pd.DataFrame, low: float = LOW_RING, high: float = HIGH_
     if not low_cells.any() or not high_cells.any():
         raise ValueError(f"ring_means: an empty ring (Nyquist radius {nyquist}, low {low}, high {high})")
     error = heatmap["error"].to_numpy(dtype=float)
-    return {"low_ring_error": float(error[low_cells].mean()), "high_ring_error": float(error[high_cells].mean())}
+    out = {"low_ring_error": float(error[low_cells].mean()), "high_ring_error": float(error[high_cells].mean())}
+    if "clean_error" in heatmap.columns:
+        clean = float(heatmap["clean_error"].iloc[0])
+        out.update(clean_error=clean, low_ring_excess=out["low_ring_error"] - clean,
+                   high_ring_excess=out["high_ring_error"] - clean)  # fmt: skip
+    return out
 
 
 def ring_summary(heatmaps: pd.DataFrame, low: float = LOW_RING, high: float = HIGH_RING) -> pd.DataFrame:
-    """:func:`ring_means` per model × seed × ε: columns model, seed, eps, low_ring_error, high_ring_error."""
+    """:func:`ring_means` per model × seed × ε: one row each, columns :data:`RING_COLUMNS`."""
     _require(heatmaps, HEATMAP_COLUMNS, "ring_summary")
     rows = [
         {"model": model, "seed": int(seed), "eps": float(eps), **ring_means(group, low, high)}
         for (model, seed, eps), group in heatmaps.groupby(["model", "seed", "eps"], sort=False)
     ]
-    return pd.DataFrame(rows, columns=["model", "seed", "eps", "low_ring_error", "high_ring_error"])
+    return pd.DataFrame(rows, columns=RING_COLUMNS)
 
 
 def full_spectrum(heatmap: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -357,13 +379,16 @@ def heatmap_figure(heatmaps: pd.DataFrame, titles: Mapping[str, str], png, pdf, 
             grid, cmap="viridis", vmin=0, vmax=top, interpolation="nearest", origin="lower",
             extent=(fxs[0] - 0.5, fxs[-1] + 0.5, fys[0] - 0.5, fys[-1] + 0.5),
         )  # fmt: skip
-        ax.set_title(f"{titles[model]}\nε = {eps:g}, {n} images, seed {seed}", fontsize=9)
+        clean = float(heatmaps.loc[heatmaps["model"] == model, "clean_error"].iloc[0])
+        ax.set_title(f"{titles[model]} (clean error {clean:.3f})\nε = {eps:g}, {n} images, seed {seed}", fontsize=9)
         ax.set_xlabel("fx (frequency bins)")
         ax.set_ylabel("fy (frequency bins)")
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.85, label="error rate")
+    import textwrap
+
     fig.suptitle(
         "Fourier heat map (Yin et al. 2019): error under a unit Fourier basis image × ε, random sign per image"
-        + (f"\n{note}" if note else ""),
+        + ("\n" + "\n".join(textwrap.wrap(note, 40 * len(panels) + 30)) if note else ""),
         fontsize=9,
     )
     paths = [Path(png), Path(pdf)]

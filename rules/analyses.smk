@@ -57,7 +57,9 @@ def analysis_files(kind, study):
 ANALYSIS_TARGETS = []
 for _study in analysis_study_runs("fourier_heatmap"):
     ANALYSIS_TARGETS += expand(
-        "results/figures/fourier_heatmap_{study}.{ext}", study=_study, ext=["png", "pdf"]
+        "results/figures/fourier_heatmap_{study}.{ext}",
+        study=_study,
+        ext=["png", "pdf"],
     )
     ANALYSIS_TARGETS.append(f"results/tables/fourier_heatmap_{_study}.csv")
 for _kind in ("figure2_count", "attacks"):
@@ -133,7 +135,7 @@ rule fourier_heatmap_figure:
         runtime=10,
     params:
         titles=lambda wc: heatmap_titles(wc.study),
-        note=lambda wc: f"{RESPONSE_TITLES[wc.study]}; {scale_caption()}",
+        note=lambda wc: f"{RESPONSE_TITLES[wc.study]}; {scale_caption().split('; the paper')[0]}",
     script:
         "../workflow_scripts/fourier_heatmap_figure.py"
 

@@ -301,8 +301,8 @@ def _rings(seeds, high_shift, low_shift):
         for run, label in (("vanilla", "M_natural"), ("heuristic-adversarial", "M_adversarial")):
             adv = run != "vanilla"
             rows.append({"model": run, "label": label, "seed": seed, "eps": 4.0,
-                         "low_ring_error": 0.2 + (low_shift + 0.01 * seed if adv else 0.0),
-                         "high_ring_error": 0.5 + (high_shift + 0.01 * seed if adv else 0.0)})  # fmt: skip
+                         "low_ring_excess": 0.2 + (low_shift + 0.01 * seed if adv else 0.0),
+                         "high_ring_excess": 0.5 + (high_shift + 0.01 * seed if adv else 0.0)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
