@@ -27,33 +27,6 @@ KIND_TITLES = {
 }
 
 
-def analysis_study_runs(kind):
-    """{study: {run: label}} of the studies analysis.<kind>.studies names (runs it trains)."""
-    out = {}
-    for study in ANALYSIS[kind]["studies"]:
-        variants = study_variants(study)
-        if variants:
-            out[study] = variants
-    return out
-
-
-def heatmap_titles(study):
-    names = {"natural": "M_natural", "adversarial": "M_adversarial"}
-    return {
-        run: names.get(label, label) if study == "adversarial" else label
-        for run, label in study_variants(study).items()
-    }
-
-
-def analysis_files(kind, study):
-    runs = study_variants(study)
-    if kind == "attacks":
-        return expand(
-            "results/robustness/{run}/seed{seed}/attacks.csv", run=runs, seed=SEEDS
-        )
-    return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
-
-
 ANALYSIS_TARGETS = []
 for _study in analysis_study_runs("fourier_heatmap"):
     ANALYSIS_TARGETS += expand(
