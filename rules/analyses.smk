@@ -70,10 +70,20 @@ rule run_analysis:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc: job_mem_mb(
+            "analysis",
+            run=wc.run,
+            batch_size=(
+                ANALYSIS["fourier_heatmap"]["batch_size"]
+                if wc.analysis == "fourier_heatmap"
+                else config["robustness"]["batch_size"]
+            ),
+            radii=len(RADII) if wc.analysis == "figure2_count" else 0,
+        ),
         runtime=lambda wc, attempt: 30 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("model_analysis"),
         settings=ANALYSIS_SETTINGS,
         spec=None,
         device=config["device"],
@@ -107,6 +117,7 @@ rule fourier_heatmap_figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("fourier_heatmap_figure"),
         titles=lambda wc: heatmap_titles(wc.study),
         note=lambda wc: f"{RESPONSE_TITLES[wc.study]}; {scale_caption().split('; the paper')[0]}",
     script:
@@ -134,6 +145,7 @@ rule analysis_table:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("analysis_table"),
         title=lambda wc: KIND_TITLES[wc.kind],
     script:
         "../workflow_scripts/analysis_table.py"
@@ -155,6 +167,7 @@ rule external_data:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code_version("external_data"),
         spec=lambda wc: EXTERNAL[wc.name].as_dict(),
     script:
         "../workflow_scripts/external_data.py"
@@ -177,10 +190,12 @@ rule external_analysis:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
+        # hfc.resources knows the project's architectures only: a fixed, generous figure
         mem_mb=8000,
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("model_analysis"),
         settings=ANALYSIS_SETTINGS,
         spec=lambda wc: EXTERNAL[wc.name].as_dict(),
         device=config["device"],
@@ -209,6 +224,7 @@ rule external_heatmap_figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("fourier_heatmap_figure"),
         titles=lambda wc: {wc.name: f"external model {wc.name}"},
         note=lambda wc: f"{EXTERNAL[wc.name].architecture} on {EXTERNAL[wc.name].dataset['name']}",
     script:
@@ -235,6 +251,7 @@ rule external_response_figure:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code_version("response_figure"),
         variants=lambda wc: {wc.name: wc.name},
         title=lambda wc: f"external model {wc.name}",
         fraction=config["response"]["fraction"],
