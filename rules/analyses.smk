@@ -179,7 +179,12 @@ rule external_analysis:
         weights=lambda wc: EXTERNAL[wc.name].weights,
         data="results/external/{name}/test_data.pt",
     output:
-        "results/external/{name}/{analysis}.csv",
+        report(
+            "results/external/{name}/{analysis}.csv",
+            caption="../report/external_analysis.rst",
+            category=ANALYSIS_REPORT,
+            subcategory="external models",
+        ),
     log:
         "results/logs/external/{name}_{analysis}.log",
     benchmark:
