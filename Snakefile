@@ -21,6 +21,7 @@ include: "rules/tables.smk"
 include: "rules/figures.smk"
 include: "rules/robustness.smk"
 include: "rules/detection.smk"
+include: "rules/analyses.smk"
 include: "rules/report.smk"
 
 

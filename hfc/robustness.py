@@ -137,8 +137,11 @@ def attack_table(
     (see :mod:`hfc.attacks` for how this differs from the authors' Foolbox search).
     ``images`` (N×C×H×W in [0, 1]) and ``labels`` are moved to the model's device once.
     Returns a frame with :data:`ATTACK_COLUMNS`; the clean row has ``attack="clean"``, ``eps=0``.
+    ``label`` is "natural" / "adversarial" for Table 2 (:func:`table2` takes only those), or
+    any other model name (hfc.analyses: every model's own table).
     """
-    _check_label(label)
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"label must be a non-empty model name, got {label!r}")
     rhos = _check_numbers("rhos", rhos, positive=False)
     eps = _check_numbers("eps", eps, positive=True)
     if not (isinstance(pgd_steps, int) and not isinstance(pgd_steps, bool) and pgd_steps >= 1):

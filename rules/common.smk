@@ -269,6 +269,7 @@ def all_targets():
             for name in ("figure2_count", "kernel_smoothness", "svd_control")
         ]
     targets += REPORT_TARGETS  # rules/report.smk
+    targets += ANALYSIS_TARGETS  # rules/analyses.smk
     if config["detection"]["enabled"]:
         targets += [
             "results/detection/map.csv",
@@ -354,6 +355,35 @@ def job_mem_mb(job, run=None, batch_size=None, radii=0, attack_copies=1):
         build_kwargs=build_kwargs,
         attack_copies=attack_copies,
     )
+
+
+def analysis_study_runs(kind):
+    """{study: {run: label}} of the studies analysis.<kind>.studies names (runs it trains)."""
+    out = {}
+    for study in config["analysis"][kind]["studies"]:
+        variants = study_variants(study)
+        if variants:
+            out[study] = variants
+    return out
+
+
+def heatmap_titles(study):
+    """{run: panel title}; the adversarial study's two models by their paper names."""
+    names = {"natural": "M_natural", "adversarial": "M_adversarial"}
+    return {
+        run: names.get(label, label) if study == "adversarial" else label
+        for run, label in study_variants(study).items()
+    }
+
+
+def analysis_files(kind, study):
+    """Per-seed files of one analysis (fourier_heatmap, figure2_count, attacks) of a study's runs."""
+    runs = study_variants(study)
+    if kind == "attacks":
+        return expand(
+            "results/robustness/{run}/seed{seed}/attacks.csv", run=runs, seed=SEEDS
+        )
+    return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
 
 
 guard_finished_results()

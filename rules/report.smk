@@ -50,6 +50,10 @@ if ADVERSARIAL_RUNS:
     CLAIMS_INPUTS["kernel_smoothness"] = "results/tables/kernel_smoothness.csv"
     CLAIMS_INPUTS["svd_control"] = "results/tables/svd_control.csv"
     PAPER_TABLES["table2"] = "results/tables/table2.csv"
+    if "adversarial" in config["analysis"]["fourier_heatmap"]["studies"]:
+        CLAIMS_INPUTS["fourier_heatmap"] = (
+            "results/tables/fourier_heatmap_adversarial.csv"
+        )
 
 # Added to rule all by all_targets() (rules/common.smk).
 REPORT_TARGETS = expand(

@@ -24,7 +24,10 @@ if ROBUSTNESS_RUNS and ROBUSTNESS["figure2_radius"] not in RADII:
 
 
 rule attack_eval:
-    """Table 2 cells of one model and seed: first conv smoothed by each ρ, clean/FGSM/PGD accuracy."""
+    """Table 2 cells of one model and seed: first conv smoothed by each ρ, clean/FGSM/PGD accuracy.
+
+    Any trained run: the adversarial study's two are labelled natural / adversarial (Table 2),
+    others (analysis.attacks.studies) by their run id."""
     input:
         model="results/runs/{run}/seed{seed}/model.pt",
         subset=f"{DATA}/subset.pt",
@@ -45,7 +48,7 @@ rule attack_eval:
         gpu=0 if config["device"] == "cpu" else 1,
     params:
         code=code_version("attack_eval"),
-        label=lambda wc: ROBUSTNESS_LABELS.get(wc.run),
+        label=lambda wc: ROBUSTNESS_LABELS.get(wc.run, wc.run),
         settings=ROBUSTNESS,
         device=config["device"],
     script:

@@ -293,3 +293,25 @@ def test_every_claim_is_documented(repo_root):
         match = re.fullmatch(r"(.*)\{([^}]*)\}(.*)", token)
         documented |= {match[1] + part + match[3] for part in match[2].split(",")} if match else {token}
     assert set(claims.CLAIM_IDS) <= documented, set(claims.CLAIM_IDS) - documented
+
+
+def _rings(seeds, high_shift, low_shift):
+    rows = []
+    for seed in seeds:
+        for run, label in (("vanilla", "M_natural"), ("heuristic-adversarial", "M_adversarial")):
+            adv = run != "vanilla"
+            rows.append({"model": run, "label": label, "seed": seed, "eps": 4.0,
+                         "low_ring_excess": 0.2 + (low_shift + 0.01 * seed if adv else 0.0),
+                         "high_ring_excess": 0.5 + (high_shift + 0.01 * seed if adv else 0.0)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_fourier_claims_from_heat_map_rings():
+    ids = ("fourier.adversarial_less_high_frequency_sensitive", "fourier.adversarial_more_low_frequency_sensitive")
+    yin = claims.evaluate_claims(claims.ClaimInputs(studies=STUDIES, fourier_heatmap=_rings([0, 1, 2], -0.3, 0.2), scale=BIG))
+    assert [_row(yin, i)["verdict"] for i in ids] == ["supported", "supported"]
+    assert _row(yin, ids[0])["mean"] == pytest.approx(-0.29)
+    against = claims.evaluate_claims(claims.ClaimInputs(studies=STUDIES, fourier_heatmap=_rings([0, 1, 2], 0.1, -0.1), scale=BIG))
+    assert [_row(against, i)["verdict"] for i in ids] == ["not supported", "not supported"]
+    missing = claims.evaluate_claims(claims.ClaimInputs(studies=STUDIES, scale=BIG))
+    assert _row(missing, ids[0])["verdict"] == "not evaluated" and "fourier_heatmap" in _row(missing, ids[0])["reason"]

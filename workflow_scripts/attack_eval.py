@@ -15,18 +15,13 @@ with logging_to(snakemake.log[0]) as log:
     log(use_threads(snakemake.config["threads"], snakemake.threads))
     run, seed = snakemake.wildcards.run, int(snakemake.wildcards.seed)
     settings = snakemake.params.settings
-    if snakemake.params.label is None:
-        raise ValueError(
-            f"run {run!r} is not a model of the adversarial study (studies.adversarial); "
-            "attack_eval evaluates only its natural and adversarial runs"
-        )
     device = resolve_device(snakemake.params.device)
     model = train.load_model(snakemake.input.model, device)
     subset = data.load_canonical(snakemake.input.subset)
     index = data.stratified_subset(subset["test_labels"], settings["test_size"], settings["seed"])
     images = data.to_float(subset["test_images"][index]).to(device)
     labels = subset["test_labels"][index].to(device)
-    log(f"{run} seed {seed} as M_{snakemake.params.label} on {device}: {len(index)} test images, {settings}")
+    log(f"{run} seed {seed} as {snakemake.params.label} on {device}: {len(index)} test images, {settings}")
     start = time.perf_counter()
     table = robustness.attack_table(
         model, images, labels,

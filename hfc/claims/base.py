@@ -16,6 +16,7 @@ INPUT_KINDS = {
     "figure2_count": "results/tables/figure2_count.csv (Figure 2 count per seed and radius)",
     "kernel_smoothness": "results/tables/kernel_smoothness.csv (first-layer roughness per seed)",
     "svd_control": "results/tables/svd_control.csv (§8 counts per seed)",
+    "fourier_heatmap": "results/tables/fourier_heatmap_adversarial.csv (heat map ring means per model and seed)",
 }
 CLAIM_COLUMNS = [
     "id", "section", "statement", "metric", "comparison", "threshold", "mean", "ci_low", "ci_high",
@@ -58,6 +59,7 @@ class ClaimInputs:
     figure2_count: pd.DataFrame | None = None
     kernel_smoothness: pd.DataFrame | None = None
     svd_control: pd.DataFrame | None = None
+    fourier_heatmap: pd.DataFrame | None = None
     num_classes: int = 10
     scale: Scale | None = None
     sources: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hfc.claims.base import Claim, Scale
+from hfc.claims.fourier import FOURIER_CLAIMS
 from hfc.claims.measures import (
     _batch_gap,
     _batch_hfc,
@@ -346,6 +347,7 @@ CLAIMS: tuple[Claim, ...] = (
         measure=_others_extreme("architecture", "resnet18", ("lenet", "alexnet", "vgg"), "min"),
         rationale="direction only: the paper gives no magnitude.",
     ),
+    *FOURIER_CLAIMS,
 )
 CLAIM_IDS = tuple(c.id for c in CLAIMS)
 if len(set(CLAIM_IDS)) != len(CLAIM_IDS):  # pragma: no cover - guards edits of the registry

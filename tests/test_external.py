@@ -1,0 +1,261 @@
+"""External models (hfc.external): loading state_dicts and TorchScript archives, and the clear,
+entry-naming errors for bad input, raised at parse time."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from hfc import external
+from hfc.config import check_config
+from hfc.models import build_model
+from hfc.train import save_model
+
+FASHION = {"name": "fashion_mnist", "root": None, "download": False}
+
+
+def _config(*entries, dataset=FASHION) -> dict:
+    return {"dataset": dict(dataset), "external_models": list(entries)}
+
+
+def _small_cnn_entry(path, **extra) -> dict:
+    entry = {"name": "mine", "architecture": "small_cnn", "weights": str(path), "input_size": [1, 28, 28],
+             "mean": [0.3], "std": [0.35], "width": 0.25}  # fmt: skip
+    entry.update(extra)
+    return entry
+
+
+@pytest.fixture
+def small_cnn_weights(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.25)
+    path = tmp_path / "small.pt"
+    torch.save(model.net.state_dict(), path)
+    return model, path
+
+
+def test_project_state_dict_loads_and_predicts_like_the_original(small_cnn_weights):
+    model, path = small_cnn_weights
+    (spec,) = external.parse_external_models(_config(_small_cnn_entry(path)))
+    loaded = external.load_external(spec)
+    x = torch.rand(5, 1, 28, 28)
+    assert torch.allclose(loaded(x), model.eval()(x), atol=1e-6)
+    assert spec.num_classes == 10 and spec.where == "external_models[0] (name 'mine')"
+
+
+def test_the_workflows_own_model_file_is_accepted(tmp_path, small_cnn_weights):
+    model, _ = small_cnn_weights
+    path = tmp_path / "model.pt"
+    save_model(model, str(path), "small_cnn", {})
+    (spec,) = external.parse_external_models(_config(_small_cnn_entry(path)))
+    x = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(external.load_external(spec)(x), model.eval()(x), atol=1e-6)
+
+
+def test_torchvision_resnet18_state_dict_and_class_map(tmp_path):
+    torch.manual_seed(0)
+    import torchvision
+
+    net = torchvision.models.resnet18(num_classes=10).eval()
+    path = tmp_path / "r18.pth"
+    torch.save(net.state_dict(), path)
+    entry = {"name": "r18", "architecture": "torchvision:resnet18", "weights": str(path),
+             "input_size": [3, 32, 32], "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25],
+             "dataset": {"name": "cifar10"}}  # fmt: skip
+    (spec,) = external.parse_external_models(_config(entry))
+    model = external.load_external(spec)
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(model(x), net((x - 0.5) / 0.25), atol=1e-5)
+    # A model with more outputs than the dataset's classes: class_map picks and orders them.
+    mapped = dict(entry, num_classes=10, class_map=[9, 8, 7, 6, 5, 4, 3, 2, 1, 0])
+    (spec,) = external.parse_external_models(_config(mapped))
+    assert torch.allclose(external.load_external(spec)(x), net((x - 0.5) / 0.25).flip(1), atol=1e-5)
+
+
+def test_torchscript_archive_loads(tmp_path):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 28 * 28, 10)).eval()
+    path = tmp_path / "net.ts"
+    torch.jit.save(torch.jit.script(net), str(path))
+    entry = {"name": "ts", "architecture": "torchscript", "weights": str(path), "input_size": [1, 28, 28],
+             "mean": [0.0], "std": [1.0]}  # fmt: skip
+    (spec,) = external.parse_external_models(_config(entry))
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.allclose(external.load_external(spec)(x), net(x), atol=1e-6)
+    # the same archive named as a state_dict: told to say torchscript
+    with pytest.raises(external.ExternalModelError, match="TorchScript archive; set architecture: torchscript"):
+        external.parse_external_models(_config(dict(entry, architecture="small_cnn")))
+    # the wrong input size for the archive's graph: its forward fails at parse time
+    bigger = dict(entry, input_size=[1, 32, 32], dataset={"name": "imagefolder", "root": None, "image_size": 32})
+    with pytest.raises(external.ExternalModelError, match=r"external_models\[0\] \(name 'ts'\): a forward pass"):
+        external.parse_external_models(_config(dict(bigger, num_classes=10)))
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_missing_weights_file_names_the_entry(tmp_path):
+    entry = _small_cnn_entry(tmp_path / "nope.pt")
+    with pytest.raises(external.ExternalModelError, match=r"external_models\[0\] \(name 'mine'\): weights file .*nope.pt is missing"):
+        external.parse_external_models(_config(entry))
+
+
+def test_weights_that_do_not_fit_name_missing_and_unexpected_keys(tmp_path, small_cnn_weights):
+    import torchvision
+
+    path = tmp_path / "r18.pt"
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), path)
+    with pytest.raises(external.ExternalModelError, match=r"does not fit architecture 'small_cnn'.*Missing key.*Unexpected key"):
+        external.parse_external_models(_config(_small_cnn_entry(path)))
+    # small_cnn weights of another width: a size mismatch
+    _, good = small_cnn_weights
+    with pytest.raises(external.ExternalModelError, match="size mismatch"):
+        external.parse_external_models(_config(_small_cnn_entry(good, width=0.5)))
+
+
+def test_wrong_input_size_and_class_count(small_cnn_weights):
+    _, path = small_cnn_weights
+    with pytest.raises(external.ExternalModelError, match=r"input_size \[1, 32, 32\] does not match the images of dataset 'fashion_mnist' \(1×28×28\)"):
+        external.parse_external_models(_config(_small_cnn_entry(path, input_size=[1, 32, 32])))
+    with pytest.raises(external.ExternalModelError, match=r"input_size \[3, 28, 28\] does not match"):
+        external.parse_external_models(_config(_small_cnn_entry(path, input_size=[3, 28, 28])))
+    with pytest.raises(external.ExternalModelError, match="5 outputs .* but dataset 'fashion_mnist' has 10 classes"):
+        external.parse_external_models(_config(_small_cnn_entry(path, num_classes=5)))
+    with pytest.raises(external.ExternalModelError, match="class_map has 3 entries but dataset 'fashion_mnist' has 10"):
+        external.parse_external_models(_config(_small_cnn_entry(path, num_classes=10, class_map=[0, 1, 2])))
+    # weights of a 10-class model declared as 12 outputs: the weights do not fit
+    mapped = _small_cnn_entry(path, num_classes=12, class_map=list(range(10)))
+    with pytest.raises(external.ExternalModelError, match="does not fit"):
+        external.parse_external_models(_config(mapped))
+
+
+def test_duplicate_names_are_refused(small_cnn_weights):
+    _, path = small_cnn_weights
+    with pytest.raises(external.ExternalModelError, match=r"external_models\[1\] \(name 'mine'\): the name is already used"):
+        external.parse_external_models(_config(_small_cnn_entry(path), _small_cnn_entry(path)))
+
+
+class _Exploit:
+    """Unpickling this would call os.system and write the marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle"])
+def test_a_weights_file_that_would_run_code_is_refused_and_runs_nothing(tmp_path, how):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    payload = {"0.weight": _Exploit(marker)}
+    if how == "torch.save":
+        torch.save(payload, path)
+    else:
+        with open(path, "wb") as handle:
+            pickle.dump(payload, handle)
+    assert not marker.exists()
+    with pytest.raises(external.ExternalModelError, match=r"external_models\[0\] \(name 'mine'\): weights file .*evil.pt was refused: it holds pickled Python objects"):
+        external.parse_external_models(_config(_small_cnn_entry(path)))
+    assert not marker.exists()
+    # the same file through plain pickle would have run the command: the test's payload is real
+    if how == "pickle":
+        with open(path, "rb") as handle:
+            pickle.load(handle)
+        assert marker.exists()
+
+
+def test_schema_accepts_an_entry_and_rejects_unknown_keys(small_cnn_weights):
+    import yaml
+
+    with open("config.yaml") as handle:
+        base = yaml.safe_load(handle)
+    _, path = small_cnn_weights
+    config = copy.deepcopy(base)
+    config["external_models"] = [_small_cnn_entry(path, analyses=["fourier_heatmap"])]
+    check_config(config)
+    config["external_models"][0]["weigths"] = "x"
+    with pytest.raises(ValueError, match="weigths"):
+        check_config(config)
+
+
+# ----------------------------------------------------------------------------- in the workflow
+
+
+def _snakemake(args, cwd, timeout=1800):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _write_example_weights(folder):
+    torch.manual_seed(0)
+    torch.save(build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.5).net.state_dict(), folder / "my_cnn.pt")
+
+
+def test_example_config_joins_the_dag_as_a_model(tmp_path, repo_root):
+    from tests.test_workflow import job_counts
+
+    _write_example_weights(tmp_path)
+    args = ["-n", "-s", str(repo_root / "Snakefile"), "--configfile", str(repo_root / "configs/external.yaml")]
+    result = _snakemake(args, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["external_analysis"] == 4 and counts["external_data"] == 1
+    assert counts["external_heatmap_figure"] == 1 and counts["external_response_figure"] == 1
+    assert counts["train"] == 2 and counts["fourier_heatmap_figure"] == 1
+    assert "results/external/my_cnn/fourier_heatmap.csv" in result.stdout
+
+
+def test_a_bad_entry_stops_the_workflow_before_any_job(tmp_path, repo_root):
+    args = ["--cores", "1", "-s", str(repo_root / "Snakefile"), "--configfile", str(repo_root / "configs/external.yaml")]
+    result = _snakemake(args, tmp_path)  # no my_cnn.pt in the folder
+    assert result.returncode != 0
+    assert "external_models[0] (name 'my_cnn'): weights file my_cnn.pt is missing" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+    # weights of another width: the entry and the mismatch are named, still before any job
+    torch.save(build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.25).net.state_dict(), tmp_path / "my_cnn.pt")
+    result = _snakemake(args, tmp_path)
+    assert result.returncode != 0 and "(name 'my_cnn'): weights file my_cnn.pt does not fit" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_tiny_end_to_end_external_model_and_per_study_analyses(tmp_path, repo_root):
+    import pandas as pd
+    import yaml
+
+    from tests import fakedata
+
+    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
+    _write_example_weights(tmp_path)
+    config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
+    config["external_models"] = yaml.safe_load((repo_root / "configs/external.yaml").read_text())["external_models"]
+    config["external_models"][0]["test_size"] = 50
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [
+        "results/external/my_cnn/fourier_heatmap.png", "results/external/my_cnn/frequency_response.png",
+        "results/external/my_cnn/figure2_count.csv", "results/external/my_cnn/attacks.csv",
+        "results/figures/fourier_heatmap_adversarial.png", "results/tables/fourier_heatmap_adversarial.csv",
+        "results/tables/figure2_count_batch_size.csv", "results/tables/attacks_batch_size.csv",
+    ]  # fmt: skip
+    result = _snakemake([*targets, "--cores", "2", "-s", str(repo_root / "Snakefile"), "--configfile", "config.yaml"], tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results"
+    heatmap = pd.read_csv(results / "external/my_cnn/fourier_heatmap.csv")
+    assert len(heatmap) == 28 * 15 and set(heatmap["model"]) == {"my_cnn"} and heatmap["error"].between(0, 1).all()
+    assert set(pd.read_csv(results / "external/my_cnn/attacks.csv")["attack"]) >= {"clean", "fgsm", "pgd"}
+    assert list(pd.read_csv(results / "external/my_cnn/figure2_count.csv")["radius"]) == [4, 12]
+    rings = pd.read_csv(results / "tables/fourier_heatmap_adversarial.csv")
+    assert set(rings["label"]) == {"M_natural", "M_adversarial"}
+    assert pd.read_csv(results / "tables/attacks_batch_size.csv")["run"].nunique() >= 2
+    assert pd.read_csv(results / "tables/figure2_count_batch_size.csv")["model"].nunique() >= 2
+    for png in ("external/my_cnn/fourier_heatmap.png", "figures/fourier_heatmap_adversarial.png"):
+        assert (results / png).stat().st_size > 1000
