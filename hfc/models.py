@@ -76,6 +76,7 @@ def build_model(
     batchnorm: bool = False,
     dropout: float = 0.0,
     width: float = 1.0,
+    device: str | torch.device = "cpu",
 ) -> nn.Module:
     """Build architecture ``name`` for ``in_channels``×``image_size``×``image_size`` inputs in [0, 1].
 
@@ -86,6 +87,8 @@ def build_model(
     the channel counts and hidden FC widths of small_cnn, alexnet and vgg (1.0 = the widths in
     docs/architectures.md); lenet and resnet18 have fixed widths.
     Weights are Xavier-uniform, biases zero: deterministic under ``torch.manual_seed``.
+    ``device="meta"`` gives an uninitialised model of shapes only, allocating nothing
+    (``hfc.resources`` measures activations with it).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
@@ -114,9 +117,11 @@ def build_model(
             dropout=float(dropout),
             width=float(width),
         )
-    body.to_empty(device="cpu")
+    if torch.device(device).type == "meta":  # shapes only, nothing allocated (hfc.resources)
+        return nn.Sequential(OrderedDict(normalize=normalize.to("meta"), net=body))
+    body.to_empty(device=device)
     _init_weights(body)
-    return nn.Sequential(OrderedDict(normalize=normalize, net=body))
+    return nn.Sequential(OrderedDict(normalize=normalize.to(device), net=body))
 
 
 def first_conv(model: nn.Module) -> nn.Conv2d:

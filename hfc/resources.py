@@ -33,7 +33,9 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
     from hfc.models import build_model
 
     kwargs = dict(kwargs_items)
-    net = build_model(model, **kwargs)
+    # On the meta device nothing is allocated: shapes only, so a huge width costs nothing here
+    # (its job then fails with the allocator's own error, or is refused by SLURM).
+    net = build_model(model, **kwargs, device="meta")
     total = 0
 
     def hook(_module, _inputs, output):
@@ -44,7 +46,7 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
     handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
     size = kwargs["image_size"]
     with torch.no_grad():
-        net.eval()(torch.zeros(1, kwargs["in_channels"], size, size))
+        net.eval()(torch.zeros(1, kwargs["in_channels"], size, size, device="meta"))
     for handle in handles:
         handle.remove()
     params = sum(p.numel() * p.element_size() for p in net.parameters())
