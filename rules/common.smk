@@ -268,6 +268,7 @@ def all_targets():
             f"results/tables/{name}.csv"
             for name in ("figure2_count", "kernel_smoothness", "svd_control")
         ]
+        targets += SUITE_TARGETS  # rules/robustness.smk
     targets += REPORT_TARGETS  # rules/report.smk
     targets += ANALYSIS_TARGETS  # rules/analyses.smk
     if config["detection"]["enabled"]:
