@@ -390,7 +390,9 @@ def suite_figure(table: pd.DataFrame, png, pdf, title: str = "") -> list[Path]:
     models = list(dict.fromkeys(frame["model"]))
     rhos = sorted(frame["rho"].astype(float).unique())
     attacks = [a for a in (*SUITE_ATTACKS, ENSEMBLE) if a in set(frame["attack"])]
-    colours = {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(SUITE_ATTACKS)}
+    # Blue, orange, green, purple; the gradient-free attack brown with square markers, apart
+    # from the gradient attacks (vermilion would sit too close to PGD's orange).
+    colours = dict(zip(SUITE_ATTACKS, (_PALETTE[0], _PALETTE[1], _PALETTE[2], _PALETTE[3], _PALETTE[5])))
     fig, axes = plt.subplots(
         len(models), len(rhos), figsize=(2.6 * len(rhos) + 1.8, 2.3 * len(models) + 0.8),
         squeeze=False, sharex=True, sharey=True, layout="constrained",
@@ -406,8 +408,12 @@ def suite_figure(table: pd.DataFrame, png, pdf, title: str = "") -> list[Path]:
                 per_seed.insert(0, 0.0, clean.reindex(per_seed.index))
                 eps = per_seed.columns.to_numpy(dtype=float)
                 mean = per_seed.mean(axis=0).to_numpy()
-                style = {"color": "black", "linestyle": "--"} if attack == ENSEMBLE else {"color": colours[attack]}
-                ax.plot(eps, mean, marker="o", markersize=3, linewidth=1.3, label=_NAMES[attack], **style)
+                style = {"color": colours.get(attack, "black"), "marker": "o"}
+                if attack == ENSEMBLE:
+                    style |= {"linestyle": "--"}
+                elif attack in GRADIENT_FREE_ATTACKS:
+                    style |= {"marker": "s", "linestyle": "-."}
+                ax.plot(eps, mean, markersize=3, linewidth=1.3, label=_NAMES[attack], **style)
                 if len(per_seed) > 1:
                     half = np.array([ci95_halfwidth(per_seed[e].dropna().to_numpy()) for e in per_seed.columns])
                     ax.fill_between(eps, mean - half, mean + half, alpha=0.15, color=style["color"], linewidth=0)
