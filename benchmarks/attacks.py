@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--pgd-restarts", type=int, default=2, help="suite: PGD runs per image")
     parser.add_argument("--apgd-steps", type=int, default=10, help="suite: APGD iterations")
-    parser.add_argument("--square-queries", type=int, default=200, help="suite: Square query budget")
+    parser.add_argument("--square-queries", type=int, default=100, help="suite: Square query budget (config.yaml's)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.size % 4:
