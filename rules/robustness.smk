@@ -93,10 +93,14 @@ rule attack_suite:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
     resources:
-        mem_mb=4000,
+        # APGD keeps about eight image batches alive (iterate, best, momentum, gradients)
+        mem_mb=lambda wc: job_mem_mb(
+            "attack", run=wc.run, batch_size=SUITE["batch_size"], attack_copies=8
+        ),
         runtime=lambda wc, attempt: 120 * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
+        code=code_version("attack_suite"),
         label=lambda wc: ROBUSTNESS_LABELS.get(wc.run),
         settings=SUITE,
         rhos=ROBUSTNESS["rhos"],
@@ -135,7 +139,8 @@ rule attack_suite_summary:
         mem_mb=2000,
         runtime=10,
     params:
-        caption=lambda wc: scale_caption(),
+        code=code_version("attack_suite_summary"),
+        caption=lambda wc: scale_caption("suite"),
         title="M_natural and M_adversarial, first layer smoothed by ρ (Eq. 3)",
     script:
         "../workflow_scripts/attack_suite_summary.py"

@@ -6,14 +6,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-import torch  # noqa: E402
-
 from hfc import attack_suite, data, train  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
-from hfc.seeding import resolve_device  # noqa: E402
+from hfc.seeding import resolve_device, use_threads  # noqa: E402
 
 with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+    log(use_threads(snakemake.config["threads"], snakemake.threads))
     run, seed, label = snakemake.wildcards.run, int(snakemake.wildcards.seed), snakemake.params.label
     settings = snakemake.params.settings
     if label is None:
