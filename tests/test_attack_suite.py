@@ -12,7 +12,7 @@ import torch.nn as nn
 from hfc import attack_suite as suite
 from hfc import claims
 from hfc.attacks import accuracy_under_attack
-from hfc.config import ConfigError, check_config, load_config
+from hfc.config import ConfigError, check_config, check_limits, load_config
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -229,6 +229,15 @@ def test_config_errors_name_the_key(repo_root, section, change, message):
     with pytest.raises(ConfigError) as error:
         check_config(config)
     assert message in str(error.value)
+
+
+def test_suite_test_size_above_the_test_set_is_refused(repo_root):
+    config = load_config(repo_root / "config.yaml")
+    config["robustness"]["suite"]["test_size"] = 2001
+    with pytest.raises(ConfigError, match=r"robustness\.suite\.test_size: 2001 is larger than the 2000 test images"):
+        check_limits(config, (4000, 2000), (1, 28, 28))
+    config["robustness"]["suite"]["enabled"] = False  # a suite that will not run is not held to it
+    check_limits(config, (4000, 2000), (1, 28, 28))
 
 
 def test_defaults_are_the_cpu_default_and_configs_are_valid(repo_root):
