@@ -35,9 +35,7 @@ SUITE_TARGETS = (
     if SUITE_ON
     else []
 )
-SUITE_CATEGORY = (
-    "§6 Adversarial attack and defense: attacks that gradient masking cannot fool"
-)
+SUITE_CATEGORY = "§6 Table 2 under attacks gradient masking cannot fool"
 
 if ROBUSTNESS_RUNS and ROBUSTNESS["figure2_radius"] not in RADII:
     raise WorkflowError(
