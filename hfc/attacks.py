@@ -1,4 +1,9 @@
-"""L∞ adversarial attacks (FGSM, PGD) and robust accuracy, paper §5.1 and §6.3.
+"""L∞ adversarial attacks and robust accuracy, paper §5.1 and §6.3.
+
+FGSM and PGD (the paper's attacks, batched: the fast path) and, to check that a gain in
+robust accuracy is not gradient masking (issue 12, :mod:`hfc.attack_suite`): PGD with random
+restarts, APGD with the cross-entropy or the DLR margin loss (Croce & Hein 2020, the
+gradient attacks of AutoAttack) and the gradient-free Square attack (Andriushchenko et al. 2020).
 
 Threat model used here: a *fixed* L∞ budget ``eps`` on the [0, 1] pixel scale (the
 models normalise internally), untargeted, cross-entropy loss, every result clipped to
@@ -36,6 +41,7 @@ only: parameters' ``requires_grad`` flags are left alone and no ``.grad`` is wri
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import torch
@@ -201,3 +207,276 @@ def accuracy_under_attack(
             with torch.no_grad():
                 correct += (model(x).argmax(dim=1) == y).sum()
     return correct.item() / len(images)
+
+
+# ----------------------------------------------------------------------------- stronger attacks
+#
+# APGD and Square follow the AutoAttack reference code as ported by torchattacks 3.5.1
+# (``torchattacks.APGD`` / ``torchattacks.Square``, L∞, untargeted) step for step, including
+# the order in which random numbers are drawn: with a CPU generator seeded s they return the
+# very images torchattacks returns after ``torch.manual_seed(s)`` (tests/test_attacks.py).
+# Written here rather than called from a library because torchattacks pins an old
+# ``requests`` (it stays a test-only reference) and adversarial-robustness-toolbox works on
+# NumPy arrays (a host round trip per step, global NumPy random state, SciPy and scikit-learn
+# as runtime dependencies). Random draws come from a *CPU* generator and are moved to the
+# images' device, so a seed gives the same starts on every device.
+
+
+def _check_cpu_generator(generator: torch.Generator | None) -> torch.Generator:
+    if generator is None:
+        return torch.Generator().manual_seed(0)
+    if generator.device.type != "cpu":
+        raise ValueError(f"this attack draws on a CPU generator (then moves the draws), got one on {generator.device}")
+    return generator
+
+
+def _check_count(name: str, value, minimum: int) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= minimum):
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+@torch.no_grad()
+def _correct(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return model(x).argmax(dim=1) == labels
+
+
+def pgd_restarts(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    steps: int,
+    step_size: float,
+    restarts: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """PGD run ``restarts`` times; an image stays robust only if every run fails on it.
+
+    The first run starts at the clean image (the Table 2 PGD exactly), each further run at a
+    uniform random point of the ε-ball (``generator`` on the images' device). Only images
+    still classified correctly are attacked again; each image gets its first successful
+    adversarial example, or the last run's point. Model in eval mode throughout.
+    """
+    _check_inputs(model, images, labels, eps)
+    _check_count("restarts", restarts, 1)
+    adv = images.detach().clone()
+    with _mode(model, eval_mode=True):
+        robust = _correct(model, adv, labels)
+        for r in range(restarts):
+            idx = robust.nonzero().flatten()
+            if idx.numel() == 0:
+                break
+            x = pgd(model, images[idx], labels[idx], eps, steps, step_size, random_start=r > 0, generator=generator)
+            adv[idx] = x
+            robust[idx] = _correct(model, x, labels[idx])
+    return adv
+
+
+def dlr_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Croce & Hein's difference-of-logits-ratio loss per image (higher = closer to misclassified).
+
+    ``-(z_y - max_{i != y} z_i) / (z_(1) - z_(3))`` with z_(k) the k-th largest logit: a margin
+    loss that does not change when the logits are scaled or shifted. Needs >= 3 classes.
+    """
+    if logits.ndim != 2 or logits.shape[1] < 3:
+        raise ValueError(f"the DLR loss needs logits N×K with K >= 3 classes, got {tuple(logits.shape)}")
+    ordered, order = logits.sort(dim=1)
+    top_is_true = (order[:, -1] == labels).to(logits.dtype)
+    true = logits.gather(1, labels[:, None])[:, 0]
+    best_other = ordered[:, -2] * top_is_true + ordered[:, -1] * (1.0 - top_is_true)
+    return -(true - best_other) / (ordered[:, -1] - ordered[:, -3] + 1e-12)
+
+
+def _apgd_run(model, x, y, eps, steps, loss_fn, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One APGD run on images ``x``: (still correct, last adversarial point found per image)."""
+    n = x.shape[0]
+    steps_2, steps_min, size_decr = max(int(0.22 * steps), 1), max(int(0.06 * steps), 1), max(int(0.03 * steps), 1)
+    t = (2 * torch.rand(x.shape, generator=generator) - 1).to(x.device)
+    x_adv = (x + eps * t / t.flatten(1).abs().amax(dim=1).view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+    x_best, x_best_adv = x_adv.clone(), x_adv.clone()
+    loss_steps = torch.zeros(steps, n, device=x.device)
+
+    def gradient(z):
+        z = z.detach().requires_grad_(True)
+        logits = model(z)
+        loss = loss_fn(logits, y)
+        (grad,) = torch.autograd.grad(loss.sum(), z)
+        return grad.detach(), logits.detach(), loss.detach()
+
+    def project(z):
+        return torch.minimum(torch.maximum(z, x - eps), x + eps).clamp(0.0, 1.0)
+
+    grad, logits, loss = gradient(x_adv)
+    grad_best = grad.clone()
+    correct = logits.argmax(dim=1) == y
+    loss_best = loss.clone()
+    step = torch.full((n, 1, 1, 1), 2.0 * eps, device=x.device)
+    x_old = x_adv.clone()
+    k, since_check = steps_2, 0
+    loss_best_last_check = loss_best.clone()
+    reduced_last_check = torch.ones(n, dtype=torch.bool, device=x.device)
+    for i in range(steps):
+        with torch.no_grad():
+            momentum = x_adv - x_old
+            x_old = x_adv.clone()
+            a = 0.75 if i > 0 else 1.0
+            z = project(x_adv + step * grad.sign())
+            x_adv = project(x_adv + (z - x_adv) * a + momentum * (1 - a))
+        grad, logits, loss = gradient(x_adv)
+        pred = logits.argmax(dim=1) == y
+        correct &= pred
+        x_best_adv[~pred] = x_adv[~pred]
+        improved = loss > loss_best
+        x_best[improved] = x_adv[improved]
+        grad_best[improved] = grad[improved]
+        loss_best[improved] = loss[improved]
+        loss_steps[i] = loss
+        since_check += 1
+        if since_check == k:
+            # Halve the step where the loss rose in at most 75 % of the last k steps, or where
+            # the best loss did not improve since the last checkpoint and the step was kept.
+            # (An index -1 reads the last row, still zero early on: as in the reference.)
+            rises = sum((loss_steps[i - c] > loss_steps[i - c - 1]).float() for c in range(k))
+            oscillating = rises <= k * 0.75
+            stalled = ~reduced_last_check & (loss_best_last_check >= loss_best)
+            reduce = oscillating | stalled
+            reduced_last_check = reduce.clone()
+            loss_best_last_check = loss_best.clone()
+            step[reduce] /= 2.0
+            x_adv[reduce] = x_best[reduce]
+            grad[reduce] = grad_best[reduce]
+            since_check = 0
+            k = max(k - size_decr, steps_min)
+    return correct, x_best_adv
+
+
+def apgd(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    steps: int,
+    loss: str = "ce",
+    restarts: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Auto-PGD (Croce & Hein 2020), L∞, untargeted: APGD-CE (``loss="ce"``) or APGD-DLR (``"dlr"``).
+
+    No step size to tune: it starts at 2ε and is halved at checkpoints (22 %, then shrinking
+    intervals of the ``steps``) where progress stalls, with momentum 0.75. Each of ``restarts``
+    runs starts at a random point of the ε-ball (``generator``: a CPU generator, default
+    seeded 0) and attacks only the images still classified correctly. Returns, per image, an
+    adversarial example found, or the clean image where none was. Model in eval mode.
+    """
+    _check_inputs(model, images, labels, eps)
+    _check_count("steps", steps, 1)
+    _check_count("restarts", restarts, 1)
+    losses = {"ce": lambda z, y: F.cross_entropy(z, y, reduction="none"), "dlr": dlr_loss}
+    if loss not in losses:
+        raise ValueError(f"loss must be one of {sorted(losses)}, got {loss!r}")
+    generator = _check_cpu_generator(generator)
+    x0 = images.detach()
+    adv = x0.clone()
+    if eps == 0:
+        return adv
+    with _mode(model, eval_mode=True), torch.enable_grad():
+        robust = _correct(model, x0, labels)
+        for _ in range(restarts):
+            idx = robust.nonzero().flatten()
+            if idx.numel() == 0:
+                break
+            correct, found = _apgd_run(model, x0[idx], labels[idx], float(eps), steps, losses[loss], generator)
+            fooled = idx[~correct]
+            robust[fooled] = False
+            adv[fooled] = found[~correct]
+    return adv
+
+
+def _square_p(p_init: float, it: int, queries: int) -> float:
+    """Fraction of the image a Square update covers at iteration ``it`` (schedule rescaled to the budget)."""
+    it = int(it / queries * 10000)
+    for bound, divisor in ((10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000, 64), (6000, 128), (8000, 256)):  # fmt: skip
+        if it <= bound:
+            return p_init / divisor
+    return p_init / 512
+
+
+def _random_sign(shape, generator, device) -> torch.Tensor:
+    return torch.sign(2 * torch.rand(shape, generator=generator) - 1).to(device)
+
+
+@torch.no_grad()
+def _margin(model, x, y) -> torch.Tensor:
+    logits = model(x)
+    true = logits.gather(1, y[:, None])[:, 0].clone()
+    logits.scatter_(1, y[:, None], -float("inf"))
+    return true - logits.amax(dim=1)
+
+
+@torch.no_grad()
+def _square_run(model, x, y, eps, queries, p_init, generator) -> torch.Tensor:
+    _, c, h, w = x.shape
+    x_best = (x + eps * _random_sign((x.shape[0], c, 1, w), generator, x.device)).clamp(0.0, 1.0)
+    margin_min = _margin(model, x_best, y)
+    loss_min = margin_min.clone()
+    for i in range(queries):
+        idx = (margin_min > 0).nonzero().flatten()
+        if idx.numel() == 0:
+            break
+        x_curr, x_best_curr, y_curr = x[idx], x_best[idx], y[idx]
+        side = max(int(round(math.sqrt(_square_p(p_init, i, queries) * h * w))), 1)
+        # float32 product truncated, as the reference draws its corner
+        vh = int(((h - side) * torch.rand([1], generator=generator)).long())
+        vw = int(((w - side) * torch.rand([1], generator=generator)).long())
+        delta = torch.zeros(c, h, w, device=x.device)
+        delta[:, vh : vh + side, vw : vw + side] = 2.0 * eps * _random_sign((c, 1, 1), generator, x.device)
+        x_new = torch.minimum(torch.maximum(x_best_curr + delta, x_curr - eps), x_curr + eps).clamp(0.0, 1.0)
+        margin = _margin(model, x_new, y_curr)
+        improved = margin < loss_min[idx]
+        loss_min[idx] = torch.where(improved, margin, loss_min[idx])
+        improved |= margin <= 0
+        margin_min[idx] = torch.where(improved, margin, margin_min[idx])
+        x_best[idx] = torch.where(improved.view(-1, 1, 1, 1), x_new, x_best_curr)
+    return x_best
+
+
+def square(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps: float,
+    queries: int,
+    p_init: float = 0.8,
+    restarts: int = 1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Square attack (Andriushchenko et al. 2020), L∞, untargeted, margin loss: no gradients at all.
+
+    Starts from random vertical stripes of ±ε, then for up to ``queries`` iterations proposes
+    a random square (side from ``p_init`` and a schedule rescaled to ``queries``) set to ±2ε
+    per channel, keeping it for the images whose margin it lowers. One model query per image
+    and iteration, plus one for the start. ``restarts`` runs, each on the images still
+    correct; ``generator`` as in :func:`apgd`. Returns the adversarial examples found (the
+    clean image where none was). Model in eval mode.
+    """
+    _check_inputs(model, images, labels, eps)
+    _check_count("queries", queries, 1)
+    _check_count("restarts", restarts, 1)
+    if not (isinstance(p_init, (int, float)) and 0 < p_init < 1):
+        raise ValueError(f"p_init must be a number in (0, 1), got {p_init!r}")
+    generator = _check_cpu_generator(generator)
+    x0 = images.detach()
+    adv = x0.clone()
+    if eps == 0:
+        return adv
+    with _mode(model, eval_mode=True):
+        robust = _correct(model, x0, labels)
+        for _ in range(restarts):
+            idx = robust.nonzero().flatten()
+            if idx.numel() == 0:
+                break
+            found = _square_run(model, x0[idx], labels[idx], float(eps), queries, float(p_init), generator)
+            fooled = ~_correct(model, found, labels[idx])
+            robust[idx[fooled]] = False
+            adv[idx[fooled]] = found[fooled]
+    return adv

@@ -201,6 +201,9 @@ def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple 
     robustness = (config.get("robustness") or {}) if studies.get("adversarial") else {}
     response = config.get("response") or {}
     at_most("robustness.test_size", robustness.get("test_size"), n_test, f"test images ({where_test})")
+    suite = robustness.get("suite") or {}
+    if suite.get("enabled"):
+        at_most("robustness.suite.test_size", suite.get("test_size"), n_test, f"test images ({where_test})")
     if response.get("enabled"):
         at_most("response.test_size", response.get("test_size"), n_test, f"test images ({where_test})")
     if n_train is not None:

@@ -268,6 +268,7 @@ def all_targets():
             f"results/tables/{name}.csv"
             for name in ("figure2_count", "kernel_smoothness", "svd_control")
         ]
+        targets += SUITE_TARGETS  # rules/robustness.smk
     targets += REPORT_TARGETS  # rules/report.smk
     targets += ANALYSIS_TARGETS  # rules/analyses.smk
     if config["detection"]["enabled"]:
@@ -284,7 +285,8 @@ def scale_caption(measured="evaluation"):
 
     It names the dataset subset the models were trained on and the images the accuracies were
     measured on: the evaluation subsets (``measured="evaluation"``), the attacked test images
-    (``"robustness"``), or both (``"all"``, the claims).
+    (``"robustness"``), the attack suite's images (``"suite"``), or both evaluation and
+    attack images (``"all"``, the claims).
     """
     d, t = config["dataset"], config["training"]
     n_train, n_test = _images()
@@ -295,9 +297,11 @@ def scale_caption(measured="evaluation"):
         "test images of it (evaluation.train_size / test_size)"
     )
     attacked = f"attacks on {size(config['robustness']['test_size'], n_test)} test images (robustness.test_size)"
+    suite = f"attack suite on {size(config['robustness']['suite']['test_size'], n_test)} test images (robustness.suite.test_size)"
     measured_on = {
         "evaluation": evaluated,
         "robustness": attacked,
+        "suite": suite,
         "all": f"{evaluated}; {attacked}",
     }[measured]
     return (

@@ -54,6 +54,8 @@ if ADVERSARIAL_RUNS:
         CLAIMS_INPUTS["fourier_heatmap"] = (
             "results/tables/fourier_heatmap_adversarial.csv"
         )
+    if SUITE_ON:  # rules/robustness.smk
+        CLAIMS_INPUTS["attack_suite"] = SUITE_TABLES
 
 # Added to rule all by all_targets() (rules/common.smk).
 REPORT_TARGETS = expand(

@@ -16,6 +16,27 @@ ATTACK_TABLES = [
     for seed in SEEDS
 ]
 
+# Issue 12: every model × ρ of Table 2 under an attack suite gradient masking cannot fool.
+SUITE = ROBUSTNESS["suite"]
+SUITE_ON = bool(ROBUSTNESS_RUNS) and SUITE["enabled"]
+SUITE_TABLES = [
+    f"results/robustness/{run}/seed{seed}/attack_suite.csv"
+    for run in ROBUSTNESS_RUNS.values()
+    for seed in SEEDS
+]
+SUITE_TARGETS = (
+    [
+        "results/tables/attack_suite.csv",
+        "results/tables/attack_checklist.csv",
+        "results/tables/attack_checklist.md",
+        "results/figures/attack_suite.png",
+        "results/figures/attack_suite.pdf",
+    ]
+    if SUITE_ON
+    else []
+)
+SUITE_CATEGORY = "§6 Table 2 under attacks gradient masking cannot fool"
+
 if ROBUSTNESS_RUNS and ROBUSTNESS["figure2_radius"] not in RADII:
     raise WorkflowError(
         f"config robustness.figure2_radius {ROBUSTNESS['figure2_radius']} is not among "
@@ -53,6 +74,74 @@ rule attack_eval:
         device=config["device"],
     script:
         "../workflow_scripts/attack_eval.py"
+
+
+rule attack_suite:
+    """One model and seed under FGSM, PGD with restarts, APGD-CE/DLR and Square, smoothed by each ρ."""
+    input:
+        model="results/runs/{run}/seed{seed}/model.pt",
+        subset=f"{DATA}/subset.pt",
+    output:
+        "results/robustness/{run}/seed{seed}/attack_suite.csv",
+    log:
+        "results/logs/attack_suite/{run}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/attack_suite/{run}_seed{seed}.tsv"
+    conda:
+        "../envs/hfc.yaml"
+    threads: config.get("threads", 1)
+    resources:
+        # APGD keeps about eight image batches alive (iterate, best, momentum, gradients)
+        mem_mb=lambda wc: job_mem_mb(
+            "attack", run=wc.run, batch_size=SUITE["batch_size"], attack_copies=8
+        ),
+        runtime=lambda wc, attempt: 120 * attempt,
+        gpu=0 if config["device"] == "cpu" else 1,
+    params:
+        code=code_version("attack_suite"),
+        label=lambda wc: ROBUSTNESS_LABELS.get(wc.run),
+        settings=SUITE,
+        rhos=ROBUSTNESS["rhos"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/attack_suite.py"
+
+
+rule attack_suite_summary:
+    """The suite's tidy table, its checklist (gradient masking flagged) and robust accuracy against ε."""
+    input:
+        SUITE_TABLES,
+    output:
+        table=report(
+            "results/tables/attack_suite.csv",
+            caption="../report/attack_suite.rst",
+            category=SUITE_CATEGORY,
+        ),
+        checklist="results/tables/attack_checklist.csv",
+        md=report(
+            "results/tables/attack_checklist.md",
+            caption="../report/attack_checklist.rst",
+            category=SUITE_CATEGORY,
+        ),
+        png=report(
+            "results/figures/attack_suite.png",
+            caption="../report/attack_suite_figure.rst",
+            category=SUITE_CATEGORY,
+        ),
+        pdf="results/figures/attack_suite.pdf",
+    log:
+        "results/logs/attack_suite_summary.log",
+    conda:
+        "../envs/hfc.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=code_version("attack_suite_summary"),
+        caption=lambda wc: scale_caption("suite"),
+        title="M_natural and M_adversarial, first layer smoothed by ρ (Eq. 3)",
+    script:
+        "../workflow_scripts/attack_suite_summary.py"
 
 
 rule table2:

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from hfc.attacks import accuracy_under_attack, fgsm, pgd
+from hfc.attacks import accuracy_under_attack, apgd, dlr_loss, fgsm, pgd, pgd_restarts, square
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -211,3 +211,107 @@ def test_pgd_matches_torchattacks(data, eps):
     assert acc == ref_acc
     # Sign flips of near-zero gradients may differ in the last bit; allow a few pixels.
     assert ((ours - reference).abs() > 1e-6).float().mean() < 0.01
+
+
+# --- PGD with restarts, APGD and Square --------------------------------------------------
+
+
+def _accuracy(model, adv, labels):
+    with torch.no_grad():
+        return (model(adv).argmax(1) == labels).float().mean().item()
+
+
+def test_pgd_restarts_first_run_is_table2_pgd_and_restarts_only_help(data):
+    model, images, labels = data
+    eps, steps, step = 0.02, 2, 0.005
+    plain = pgd(model, images, labels, eps, steps, step)
+    one = pgd_restarts(model, images, labels, eps, steps, step, restarts=1)
+    assert torch.equal(one, plain)
+    gen = torch.Generator().manual_seed(0)
+    three = pgd_restarts(model, images, labels, eps, steps, step, restarts=3, generator=gen)
+    assert (three - images).abs().max() <= eps + 1e-6 and three.min() >= 0 and three.max() <= 1
+    # Images fooled by the first run keep that example; restarts fool more (0.656 -> 0.625 here).
+    fooled = model(plain).argmax(1) != labels
+    assert torch.equal(three[fooled], plain[fooled])
+    assert _accuracy(model, three, labels) < _accuracy(model, plain, labels)
+
+
+@pytest.mark.parametrize("loss", ["ce", "dlr"])
+@pytest.mark.parametrize("eps", [0.01, 0.03])
+def test_apgd_matches_torchattacks(data, loss, eps):
+    torchattacks = pytest.importorskip("torchattacks", reason="torchattacks (test-only reference) is not installed")
+    model, images, labels = data
+    reference = torchattacks.APGD(model, eps=eps, steps=20, n_restarts=2, seed=3, loss=loss)(images, labels)
+    ours = apgd(model, images, labels, eps, steps=20, loss=loss, restarts=2, generator=torch.Generator().manual_seed(3))
+    assert 0 < _accuracy(model, ours, labels) < 1  # a non-trivial operating point
+    torch.testing.assert_close(ours, reference, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("eps", [0.03, 0.1])
+def test_square_matches_torchattacks(data, eps):
+    torchattacks = pytest.importorskip("torchattacks", reason="torchattacks (test-only reference) is not installed")
+    model, images, labels = data
+    reference = torchattacks.Square(model, eps=eps, n_queries=100, seed=5)(images, labels)
+    ours = square(model, images, labels, eps, queries=100, generator=torch.Generator().manual_seed(5))
+    assert 0 < _accuracy(model, ours, labels) < 1
+    torch.testing.assert_close(ours, reference, atol=1e-6, rtol=0)
+
+
+def _linear_case(seed=0, n=48, eps=0.1):
+    """A 3-class (DLR needs three) linear model on 1×4×4 images in the middle of [0, 1] (no clipping within eps),
+    with its exact robust accuracy: image i withstands every L∞ perturbation of size eps iff for
+    each other class j its logit margin exceeds eps·‖w_y − w_j‖₁."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+        images = 0.3 + 0.4 * torch.rand(n, 1, 4, 4)
+    # Class 2 out of reach: the margin is then linear in the perturbation, so Square's greedy
+    # pixel-by-pixel search has no local optimum but the corner (with three live classes the
+    # margin is a minimum of linear functions and greedy search can stall).
+    # Classes 0 and 1 tie at the grey image 0.5, so the labels split. The last row and column
+    # get no weight: Square (as the reference) never draws a square's corner there, so only the
+    # first stripes would set those pixels.
+    with torch.no_grad():
+        model[1].weight.view(3, 4, 4)[:, 3, :] = 0
+        model[1].weight.view(3, 4, 4)[:, :, 3] = 0
+        model[1].bias.copy_(-0.5 * model[1].weight.sum(dim=1))
+        model[1].bias[2] = -100.0
+    with torch.no_grad():
+        logits = model(images)
+    labels = logits.argmax(1)
+    w = model[1].weight.detach()
+    ratio = torch.stack(
+        [(logits[:, y] - logits[:, j]) / (eps * (w[y] - w[j]).abs().sum()) for y, j in ((0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1))],
+        dim=1,
+    )
+    pairs = [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    own = torch.stack([torch.tensor([k for k, (y, _) in enumerate(pairs) if y == label]) for label in labels.tolist()])
+    worst = ratio.gather(1, own).min(dim=1).values
+    return model, images, labels, worst
+
+
+def test_apgd_and_square_reach_the_exact_robust_accuracy_of_a_linear_model():
+    eps = 0.03  # images in [0.3, 0.7]: no clipping
+    model, images, labels, worst = _linear_case(eps=eps, n=96)
+    clear = (worst - 1).abs() > 0.05  # leave out images that sit on the threshold
+    images, labels, worst = images[clear], labels[clear], worst[clear]
+    exact = (worst > 1).float().mean().item()
+    assert 0.2 < exact < 0.8
+    for loss in ("ce", "dlr"):
+        assert _accuracy(model, apgd(model, images, labels, eps, steps=50, loss=loss), labels) == pytest.approx(exact)
+    # With enough queries the squares shrink to single pixels and the greedy search reaches the corner.
+    assert _accuracy(model, square(model, images, labels, eps, queries=500), labels) == pytest.approx(exact)
+
+
+def test_new_attacks_bad_inputs(data):
+    model, images, labels = data
+    with pytest.raises(ValueError, match="queries"):
+        square(model, images, labels, 0.03, queries=0)
+    with pytest.raises(ValueError, match="p_init"):
+        square(model, images, labels, 0.03, queries=5, p_init=1.5)
+    with pytest.raises(ValueError, match="loss"):
+        apgd(model, images, labels, 0.03, steps=5, loss="cw")
+    with pytest.raises(ValueError, match="restarts"):
+        pgd_restarts(model, images, labels, 0.03, 2, 0.01, restarts=0)
+    with pytest.raises(ValueError, match="K >= 3"):
+        dlr_loss(torch.zeros(4, 2), torch.zeros(4, dtype=torch.int64))

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 LOCAL_PROFILE = REPO / "profiles" / "local" / "config.yaml"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
-GPU_RULES = ("train", "attack_eval", "detection_infer")
+GPU_RULES = ("train", "attack_eval", "attack_suite", "detection_infer")
 
 
 # --------------------------------------------------------------------------------------

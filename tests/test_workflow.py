@@ -140,6 +140,11 @@ def test_tiny_end_to_end_run(tmp_path, repo_root):
     table2 = pd.read_csv(results / "tables/table2.csv")
     assert list(table2.columns)[:6] == ["model", "rho", "attack", "eps", "accuracy", "paper_accuracy"]
     assert set(table2.model) == {"natural", "adversarial"} and set(table2.attack) == {"clean", "fgsm", "pgd"}
+    suite = pd.read_csv(results / "tables/attack_suite.csv")
+    assert set(suite.attack) == {"clean", "fgsm", "pgd", "apgd_ce", "apgd_dlr", "square", "ensemble"}
+    assert set(suite.model) == {"natural", "adversarial"} and set(suite.rho) == {0.0, 1.0}
+    assert len(pd.read_csv(results / "tables/attack_checklist.csv")) == 2 * 2 * 4  # models × ρ × checks
+    assert (results / "figures/attack_suite.png").stat().st_size > 1000
     for table in ("figure2_count", "svd_control", "kernel_smoothness"):
         assert len(pd.read_csv(results / f"tables/{table}.csv")) >= 1, table
     for figure in ("figure2", "figure7"):

@@ -17,6 +17,7 @@ INPUT_KINDS = {
     "kernel_smoothness": "results/tables/kernel_smoothness.csv (first-layer roughness per seed)",
     "svd_control": "results/tables/svd_control.csv (§8 counts per seed)",
     "fourier_heatmap": "results/tables/fourier_heatmap_adversarial.csv (heat map ring means per model and seed)",
+    "attack_suite": "results/robustness/{run}/seed{seed}/attack_suite.csv (attack-suite cells per seed)",
 }
 CLAIM_COLUMNS = [
     "id", "section", "statement", "metric", "comparison", "threshold", "mean", "ci_low", "ci_high",
@@ -60,6 +61,7 @@ class ClaimInputs:
     kernel_smoothness: pd.DataFrame | None = None
     svd_control: pd.DataFrame | None = None
     fourier_heatmap: pd.DataFrame | None = None
+    attack_suite: pd.DataFrame | None = None
     num_classes: int = 10
     scale: Scale | None = None
     sources: Mapping[str, Sequence[str]] = field(default_factory=dict)

@@ -223,6 +223,31 @@ def _smoothing(label: str, attack: str, eps: float) -> Measure:
     return measure
 
 
+def _suite_gain(label: str, attack: str, eps: float) -> Measure:
+    """ρ = 1 minus ρ = 0 accuracy of one model under one attack of the suite (hfc.attack_suite)."""
+
+    def measure(inputs: ClaimInputs) -> pd.Series:
+        frame = inputs.frame("attack_suite")
+
+        def cell(rho: float) -> pd.Series:
+            rows = frame[
+                (frame["model"] == label)
+                & (frame["rho"].map(_key) == _key(rho))
+                & (frame["attack"] == attack)
+                & (frame["eps"].map(_key) == _key(eps))
+            ]
+            if rows.empty:
+                raise NotEvaluable(
+                    f"no attack-suite cell M_{label} ρ={rho:g} {attack} ε={eps:g} "
+                    "(robustness.rhos, robustness.suite.attacks / eps)"
+                )
+            return rows.groupby("seed")["accuracy"].mean().astype(float)
+
+        return _paired(cell(1.0), cell(0.0))
+
+    return measure
+
+
 def _smoothed_natural_vs_adversarial(inputs: ClaimInputs) -> pd.Series:
     return _paired(_attack(inputs, "natural", 1.0, "pgd", 0.09), _attack(inputs, "adversarial", 0.0, "pgd", 0.09))
 
