@@ -18,6 +18,7 @@ from hfc.config import (  # noqa: E402
 )
 from hfc.data import dataset_sizes, image_shape, source_files  # noqa: E402
 from hfc.frequency import check_radius  # noqa: E402
+from hfc import planted  # noqa: E402
 
 # Every config file, the embedded default included, is read again refusing duplicated keys
 # (YAML keeps the last one silently). Nested --config values arrive as strings; then readable
@@ -51,7 +52,23 @@ SEEDS = [int(s) for s in config["seeds"]]
 RUNS = grid.all_runs(config)
 SPLITS = ["train", "test"]
 
-_shape = image_shape(DATASET, config["dataset"].get("image_size"))
+try:
+    _shape = image_shape(DATASET, config["dataset"].get("image_size"))
+except ValueError as error:
+    raise WorkflowError(f"config dataset: {error}")
+PLANTED = None
+if DATASET == "planted":
+    try:
+        PLANTED = planted.check_settings(
+            config["dataset"]["planted"], config["dataset"].get("image_size")
+        )
+    except ValueError as error:
+        raise WorkflowError(f"config {error}")
+    if PLANTED["radius"] not in RADII:
+        raise WorkflowError(
+            f"config dataset.planted.radius {PLANTED['radius']} is not in frequency.radii {RADII}: "
+            "add it there, since the instrument check evaluates x_l and x_h at that radius"
+        )
 if _shape is not None:
     for _radius in RADII:
         try:

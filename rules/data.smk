@@ -19,6 +19,11 @@ rule prepare_dataset:
         root=config["dataset"].get("root"),
         download=config["dataset"]["download"],
         image_size=config["dataset"].get("image_size"),
+        imagenette_size=config["dataset"]["imagenette_size"],
+        # A planted dataset has no files: its data are these settings and the generator's
+        # code, so a change of either reruns this job (and everything after it).
+        planted=config["dataset"]["planted"] if DATASET == "planted" else None,
+        generator=planted.code_digest() if DATASET == "planted" else None,
     script:
         "../workflow_scripts/prepare_dataset.py"
 
