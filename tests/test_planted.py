@@ -174,3 +174,6 @@ def test_conflict_and_none_claims():
     assert _verdict("instrument.none.no_band_carries_signal", at_chance)["verdict"] == claims.SUPPORTED
     leaking = claims.ClaimInputs(studies={}, metrics=metrics([(0.1, 0.5, 0.09), (0.1, 0.6, 0.1), (0.12, 0.55, 0.1)]), planted=none)
     assert _verdict("instrument.none.no_band_carries_signal", leaking)["verdict"] == claims.NOT_SUPPORTED
+    # systematically below chance is signal too (the model learned to avoid the label)
+    avoiding = claims.ClaimInputs(studies={}, metrics=metrics([(0.1, 0.0, 0.1), (0.1, 0.01, 0.1), (0.1, 0.0, 0.09)]), planted=none)
+    assert _verdict("instrument.none.no_band_carries_signal", avoiding)["verdict"] == claims.NOT_SUPPORTED
