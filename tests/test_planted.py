@@ -10,6 +10,8 @@ import torch
 from hfc import claims, data, frequency, instrument, planted
 from hfc.claims.instrument import INSTRUMENT_CLAIMS
 
+VANILLA = {"heuristics": {"vanilla": "vanilla"}}
+
 
 def _spectrum_energy_outside(images: np.ndarray, inner: float, outer: float) -> float:
     """Fraction of the (non-DC) spectral energy outside inner <= d < outer, by numpy's FFT."""
@@ -127,7 +129,7 @@ def _instrument_inputs(band, high_given, low_given, radius=(5.0, 6.0, 5.0), plan
     radius_rows = pd.DataFrame({"run": "vanilla", "seed": [0, 1, 2], "radius": list(radius)})
     settings = planted_settings or {**planted.DEFAULTS, "band": band}
     return claims.ClaimInputs(
-        studies={}, instrument=pd.DataFrame(rows), response_radius=radius_rows, planted=settings,
+        studies=VANILLA, instrument=pd.DataFrame(rows), response_radius=radius_rows, planted=settings,
         scale=claims.Scale(2000, 3),
     )  # fmt: skip
 
@@ -149,8 +151,10 @@ def test_instrument_claims_verdicts():
     # other modes and non-planted data: not evaluated, saying why
     row = _verdict("instrument.low.lfc_carries_label", good)
     assert row["verdict"] == claims.NOT_EVALUATED and "band high" in row["reason"]
-    not_planted = claims.ClaimInputs(studies={}, instrument=good.instrument)
+    not_planted = claims.ClaimInputs(studies=VANILLA, instrument=good.instrument)
     assert "not planted" in _verdict("instrument.high.hfc_carries_label", not_planted)["reason"]
+    no_vanilla = claims.ClaimInputs(studies={}, instrument=good.instrument, planted=good.planted)
+    assert "every study that trains the model is off" in _verdict("instrument.high.hfc_carries_label", no_vanilla)["reason"]
 
 
 def test_conflict_and_none_claims():
@@ -158,7 +162,7 @@ def test_conflict_and_none_claims():
     for seed, (low_acc, high_acc) in enumerate([(0.88, 0.09), (0.85, 0.1), (0.9, 0.07)]):
         for labels, acc in (("low evidence", low_acc), ("high evidence", high_acc)):
             rows.append({"run": "vanilla", "seed": seed, "band": "original", "radius": 0, "labels": labels, "accuracy": acc, "n": 500})
-    inputs = claims.ClaimInputs(studies={}, instrument=pd.DataFrame(rows), planted={**planted.DEFAULTS, "band": "conflict"})
+    inputs = claims.ClaimInputs(studies=VANILLA, instrument=pd.DataFrame(rows), planted={**planted.DEFAULTS, "band": "conflict"})
     assert _verdict("instrument.conflict.predictions_follow_planted_evidence", inputs)["verdict"] == claims.SUPPORTED
     follows = _verdict("instrument.conflict.follows_lfc", inputs)
     assert follows["verdict"] == claims.SUPPORTED and follows["mean"] == pytest.approx((0.79 + 0.75 + 0.83) / 3)
@@ -170,10 +174,10 @@ def test_conflict_and_none_claims():
         )  # fmt: skip
 
     none = {**planted.DEFAULTS, "band": "none"}
-    at_chance = claims.ClaimInputs(studies={}, metrics=metrics([(0.1, 0.11, 0.09)] * 3), planted=none)
+    at_chance = claims.ClaimInputs(studies=VANILLA, metrics=metrics([(0.1, 0.11, 0.09)] * 3), planted=none)
     assert _verdict("instrument.none.no_band_carries_signal", at_chance)["verdict"] == claims.SUPPORTED
-    leaking = claims.ClaimInputs(studies={}, metrics=metrics([(0.1, 0.5, 0.09), (0.1, 0.6, 0.1), (0.12, 0.55, 0.1)]), planted=none)
+    leaking = claims.ClaimInputs(studies=VANILLA, metrics=metrics([(0.1, 0.5, 0.09), (0.1, 0.6, 0.1), (0.12, 0.55, 0.1)]), planted=none)
     assert _verdict("instrument.none.no_band_carries_signal", leaking)["verdict"] == claims.NOT_SUPPORTED
     # systematically below chance is signal too (the model learned to avoid the label)
-    avoiding = claims.ClaimInputs(studies={}, metrics=metrics([(0.1, 0.0, 0.1), (0.1, 0.01, 0.1), (0.1, 0.0, 0.09)]), planted=none)
+    avoiding = claims.ClaimInputs(studies=VANILLA, metrics=metrics([(0.1, 0.0, 0.1), (0.1, 0.01, 0.1), (0.1, 0.0, 0.09)]), planted=none)
     assert _verdict("instrument.none.no_band_carries_signal", avoiding)["verdict"] == claims.NOT_SUPPORTED
