@@ -110,7 +110,12 @@ def image_shape(name: str, image_size: int | None = None) -> tuple | None:
 
 
 # Images per split of the full datasets (torchvision's sizes).
-FULL_SIZES = {"fashion_mnist": (60000, 10000), "mnist": (60000, 10000), "cifar10": (50000, 10000)}
+FULL_SIZES = {
+    "fashion_mnist": (60000, 10000),
+    "mnist": (60000, 10000),
+    "cifar10": (50000, 10000),
+    "imagenette": (9469, 3925),  # train / val, the same in all three archive sizes
+}
 
 
 def _imagefolder_files(root: Path) -> dict[str, list[Path]]:
@@ -129,6 +134,8 @@ def _imagefolder_files(root: Path) -> dict[str, list[Path]]:
 def dataset_sizes(name: str, root: str | os.PathLike | None = None) -> tuple[int, int] | None:
     """(train, test) images of the whole dataset, where known without reading it (else None)."""
     _check_name(name)
+    if name == "planted":
+        return None  # generated: dataset.planted.train_size / test_size (checked by hfc.planted)
     if name != "imagefolder":
         return FULL_SIZES[name]
     if root is None or not Path(root).expanduser().is_dir():
@@ -145,11 +152,22 @@ def source_files(name: str, root: str | os.PathLike | None = None) -> list[Path]
     present, then the download cache. An empty list means nothing is there yet (a download).
     """
     _check_name(name)
+    if name == "planted":
+        return []  # generated from its settings and hfc/planted.py, both params of prepare_dataset
     if name == "imagefolder":
         if root is None or not Path(root).expanduser().is_dir():
             return []
         found = _imagefolder_files(Path(root).expanduser())
         return found["train"] + found["test"]
+    if name == "imagenette":
+        base = Path(root).expanduser() if root is not None else default_cache_dir() / "imagenette"
+        return sorted(
+            path
+            for folder in IMAGENETTE_SIZES.values()
+            for split in ("train", "val")
+            for path in (base / folder / split).glob("*/*")
+            if path.suffix.lower() == ".jpeg"
+        )
     if name == "cifar10":
         wanted = _CIFAR_TRAIN + _CIFAR_TEST + (_CIFAR_META,)
     else:

@@ -50,16 +50,14 @@ class whose template sits in that ring, or -1 when the ring holds none.
 
 from __future__ import annotations
 
-import hashlib
 import math
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from hfc.frequency import max_radius, radial_mask
 
-__all__ = ["BANDS", "DEFAULTS", "check_settings", "ring_mask", "generate", "code_digest"]
+__all__ = ["BANDS", "DEFAULTS", "check_settings", "ring_mask", "generate"]
 
 BANDS = ("low", "high", "conflict", "none")
 DEFAULTS: dict[str, Any] = {
@@ -211,8 +209,3 @@ def generate(settings: dict | None, image_size: int | None) -> dict:
     described = ", ".join(f"{key}={s[key]}" for key in DEFAULTS)
     out["source"] = f"planted ({described}, image_size={size})"
     return out
-
-
-def code_digest() -> str:
-    """sha256 of this module's source: the workflow regenerates the data when the generator changes."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()

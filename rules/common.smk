@@ -76,6 +76,8 @@ if _shape is not None:
         except ValueError as error:
             raise WorkflowError(f"config frequency.radii: {error}")
 FULL_SIZES = dataset_sizes(DATASET, DATASET_ROOT)
+if PLANTED is not None:
+    FULL_SIZES = (PLANTED["train_size"], PLANTED["test_size"])
 try:
     check_limits(config, FULL_SIZES, _shape)
 except ConfigError as error:
@@ -163,7 +165,12 @@ def dataset_source():
 def dataset_identity():
     """The dataset keys that decide which images every result was computed from."""
     keys = ("name", "root", "image_size", "train_size", "test_size", "subset_seed")
-    return {key: config["dataset"].get(key) for key in keys}
+    identity = {key: config["dataset"].get(key) for key in keys}
+    if DATASET == "planted":
+        identity["planted"] = PLANTED
+    if DATASET == "imagenette":
+        identity["imagenette_size"] = config["dataset"]["imagenette_size"]
+    return identity
 
 
 def run_record(run):

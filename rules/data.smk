@@ -21,9 +21,8 @@ rule prepare_dataset:
         image_size=config["dataset"].get("image_size"),
         imagenette_size=config["dataset"]["imagenette_size"],
         # A planted dataset has no files: its data are these settings and the generator's
-        # code, so a change of either reruns this job (and everything after it).
-        planted=config["dataset"]["planted"] if DATASET == "planted" else None,
-        generator=planted.code_digest() if DATASET == "planted" else None,
+        # code (hfc/planted.py, in `code` above), so a change of either reruns this job.
+        planted=PLANTED,
     script:
         "../workflow_scripts/prepare_dataset.py"
 

@@ -24,10 +24,16 @@ if PLANTED is not None:
             "../envs/hfc.yaml"
         threads: config.get("threads", 1)
         resources:
-            mem_mb=4000,
+            mem_mb=job_mem_mb(
+                "analysis",
+                run="vanilla",
+                batch_size=config["evaluation"]["batch_size"],
+                radii=1,
+            ),
             runtime=20,
             gpu=0 if config["device"] == "cpu" else 1,
         params:
+            code=code_version("instrument"),
             planted=PLANTED,
             seeds=SEEDS,
             rescale=config["frequency"]["rescale"],

@@ -40,9 +40,18 @@ def test_imagenette_pixels_are_the_centre_crop(tmp_path, isolated):
 
 def test_imagenette_missing_says_where_it_looked(tmp_path, isolated):
     with pytest.raises(data.DatasetError) as error:
-        data.load_dataset("imagenette", root=tmp_path / "nothing", image_size=8, **isolated)
+        data.load_dataset("imagenette", image_size=8, **isolated)
     message = str(error.value)
-    assert "imagenette2-160/train" in message and "dataset.root" in message and "download is false" in message
+    assert "imagenette2-160/train" in message and "dataset.root: not set" in message and "download is false" in message
+
+
+def test_imagenette_named_root_is_used_or_the_job_stops(tmp_path, isolated):
+    # A good copy in the cache must not stand in for a root the config names.
+    fakedata.write_imagenette(tmp_path / "cache" / "imagenette")
+    assert data.load_dataset("imagenette", image_size=8, **isolated)["source"].startswith("download cache")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(data.DatasetError, match="from dataset.root .*empty.*imagenette2-160/train"):
+        data.load_dataset("imagenette", root=tmp_path / "empty", image_size=8, **isolated)
 
 
 def test_imagenette_needs_image_size_and_a_known_size(tmp_path, isolated):

@@ -6,14 +6,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
 
 from hfc import data, instrument, train  # noqa: E402
 from hfc.runlog import logging_to  # noqa: E402
-from hfc.seeding import resolve_device  # noqa: E402
+from hfc.seeding import resolve_device, use_threads  # noqa: E402
 
 with logging_to(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
+    log(use_threads(snakemake.config["threads"], snakemake.threads))
     p = snakemake.params
     radius = int(p.planted["radius"])
     device = resolve_device(p.device)
