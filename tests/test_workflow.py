@@ -173,6 +173,10 @@ def test_planted_radius_must_be_among_the_radii(tmp_path, repo_root):
 
 
 def test_dry_run_cifar10_proxy_config(tmp_path, repo_root):
+    # The config reads the CIFAR-10 JPEG subset unpacked into the run folder: a stand-in there
+    # as large as the config's evaluation and attack subsets (checked at parse time).
+    fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=tuple(fakedata.CIFAR10_CLASSES),
+                               n_train=25, n_test=50, size=(32, 32))  # fmt: skip
     config = str(repo_root / "configs/cifar10-proxy.yaml")
     result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -186,7 +190,7 @@ def test_planted_data_are_regenerated_when_their_settings_change(tmp_path, repo_
     # prepare_dataset, so changing one reruns it.
     def config(seed):
         path = tmp_path / f"planted{seed}.yaml"
-        path.write_text(f"dataset:\n  planted:\n    train_size: 40\n    test_size: 20\n    seed: {seed}\n")
+        path.write_text(f"dataset:\n  planted:\n    train_size: 500\n    test_size: 500\n    seed: {seed}\n")
         return [str(repo_root / "configs/instrument/common.yaml"), str(path)]
 
     target = "results/data/planted/canonical.pt"
