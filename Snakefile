@@ -23,6 +23,7 @@ include: "rules/robustness.smk"
 include: "rules/detection.smk"
 include: "rules/analyses.smk"
 include: "rules/report.smk"
+include: "rules/instrument.smk"
 
 
 rule all:

@@ -31,7 +31,7 @@ from hfc import frequency
 from hfc.frequency import split, split_many, split_reference_numpy
 
 
-def best_rates(timed: dict, repeats: int, min_seconds: float) -> dict[str, float]:
+def best_rates(timed: dict, repeats: int, min_seconds: float, sync=lambda: None) -> dict[str, float]:
     """Images/s of each ``name: (fn, n_images)``: best of ``repeats`` interleaved rounds.
 
     In a round each function runs back to back for at least ``min_seconds`` (the slow numpy
@@ -43,6 +43,7 @@ def best_rates(timed: dict, repeats: int, min_seconds: float) -> dict[str, float
     for name, (fn, _) in timed.items():  # warm-up call, also sizes the samples
         start = time.perf_counter()
         fn()
+        sync()
         calls[name] = max(1, math.ceil(min_seconds / (time.perf_counter() - start)))
     best = {name: float("inf") for name in timed}
     for _ in range(repeats):
@@ -50,6 +51,7 @@ def best_rates(timed: dict, repeats: int, min_seconds: float) -> dict[str, float
             start = time.perf_counter()
             for _ in range(calls[name]):
                 fn()
+            sync()  # a GPU runs asynchronously: wait for it before reading the clock
             best[name] = min(best[name], (time.perf_counter() - start) / calls[name])
     return {name: n_images / best[name] for name, (_, n_images) in timed.items()}
 
@@ -68,22 +70,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the best one counts")
     parser.add_argument("--min-seconds", type=float, default=0.25, help="shortest timed sample")
     parser.add_argument("--chunk-values", type=int, help="CPU chunk size in input values (default: hfc.frequency's)")
+    parser.add_argument("--device", default="cpu", help="where split runs: cpu, cuda, cuda:1 (the numpy loop stays on the CPU)")
     args = parser.parse_args()
+    device = torch.device(args.device)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     torch.set_num_threads(args.threads)
     if args.chunk_values:
         frequency.CHUNK_VALUES = frequency.PARALLEL_CHUNK_VALUES = args.chunk_values
     chunk_values = frequency.CHUNK_VALUES if args.threads == 1 else frequency.PARALLEL_CHUNK_VALUES
 
     images = torch.rand(args.images, args.channels, args.size, args.size, generator=torch.Generator().manual_seed(0))
+    reference_images = images[: args.reference_images].double().numpy()
+    images = images.to(device)
     subset = images[: args.reference_images]
-    reference_images = subset.double().numpy()
     n, n_ref = len(images), len(subset)
 
     # Same answer first: a fast path that is wrong is not a speed-up.
     ref_low, ref_high = split_reference_numpy(reference_images, args.radius)
     for method in ("fft", "matmul") if args.size % 2 == 0 else ("fft",):
         low, high = split(subset.double(), args.radius, method=method)
-        assert np.allclose(low.numpy(), ref_low, atol=1e-10) and np.allclose(high.numpy(), ref_high, atol=1e-10), method
+        low, high = low.cpu().numpy(), high.cpu().numpy()
+        assert np.allclose(low, ref_low, atol=1e-10) and np.allclose(high, ref_high, atol=1e-10), method
     auto = "matmul" if frequency._matmul_is_cheaper(images, args.radius) else "fft"
 
     timed = {
@@ -95,11 +102,12 @@ def main() -> None:
     }
     if args.size % 2 == 0:
         timed["matmul"] = (lambda: split(images, args.radius, method="matmul"), n)
-    rates = best_rates(timed, args.repeats, args.min_seconds)
+    rates = best_rates(timed, args.repeats, args.min_seconds, sync)
 
     print(
         f"{args.channels}x{args.size}x{args.size} float32 images, radius {args.radius:g}, "
-        f"{args.threads} torch thread(s), chunks of {chunk_values} values, best of {args.repeats} rounds"
+        f"{args.threads} torch thread(s), chunks of {chunk_values} values, best of {args.repeats} rounds, "
+        f"split on {device}"
     )
     print(f"{'method':<58} {'images':>7} {'images/s':>10} {'vs numpy loop':>14}")
     rows = [

@@ -35,7 +35,11 @@ from hfc.files import UnreadableFileError, load_tensors
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("fashion_mnist", "mnist", "cifar10", "imagefolder")
+DATASETS = ("fashion_mnist", "mnist", "cifar10", "imagefolder", "imagenette", "planted")
+# Datasets whose images have no one native size: dataset.image_size sets it.
+SIZED_BY_CONFIG = ("imagefolder", "imagenette", "planted")
+# torchvision's Imagenette archives: size -> the folder it unpacks into (under its root).
+IMAGENETTE_SIZES = {"160px": "imagenette2-160", "320px": "imagenette2-320", "full": "imagenette2"}
 
 # Debian's ``dataset-fashion-mnist`` package installs the four original files here.
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -83,10 +87,16 @@ def image_shape(name: str, image_size: int | None = None) -> tuple | None:
     """(C, H, W) of a dataset's images where known before loading it.
 
     imagefolder: ``(None, image_size, image_size)`` (channels are known only after reading
-    the images) when ``image_size`` is given, else None.
+    the images) when ``image_size`` is given, else None. imagenette and planted need
+    ``image_size`` (their images are resized / generated at that size).
     """
     _check_name(name)
-    if name == "imagefolder":
+    if name in ("imagenette", "planted") and image_size is None:
+        raise ValueError(
+            f"dataset {name} needs dataset.image_size (e.g. {64 if name == 'imagenette' else 16}): "
+            f"the side its images are {'resized' if name == 'imagenette' else 'generated'} to"
+        )
+    if name in SIZED_BY_CONFIG:
         if image_size is None:
             return None
         return (None, _check_image_size(image_size), _check_image_size(image_size))
@@ -100,7 +110,12 @@ def image_shape(name: str, image_size: int | None = None) -> tuple | None:
 
 
 # Images per split of the full datasets (torchvision's sizes).
-FULL_SIZES = {"fashion_mnist": (60000, 10000), "mnist": (60000, 10000), "cifar10": (50000, 10000)}
+FULL_SIZES = {
+    "fashion_mnist": (60000, 10000),
+    "mnist": (60000, 10000),
+    "cifar10": (50000, 10000),
+    "imagenette": (9469, 3925),  # train / val, the same in all three archive sizes
+}
 
 
 def _imagefolder_files(root: Path) -> dict[str, list[Path]]:
@@ -119,6 +134,8 @@ def _imagefolder_files(root: Path) -> dict[str, list[Path]]:
 def dataset_sizes(name: str, root: str | os.PathLike | None = None) -> tuple[int, int] | None:
     """(train, test) images of the whole dataset, where known without reading it (else None)."""
     _check_name(name)
+    if name == "planted":
+        return None  # generated: dataset.planted.train_size / test_size (checked by hfc.planted)
     if name != "imagefolder":
         return FULL_SIZES[name]
     if root is None or not Path(root).expanduser().is_dir():
@@ -135,11 +152,22 @@ def source_files(name: str, root: str | os.PathLike | None = None) -> list[Path]
     present, then the download cache. An empty list means nothing is there yet (a download).
     """
     _check_name(name)
+    if name == "planted":
+        return []  # generated from its settings and hfc/planted.py, both params of prepare_dataset
     if name == "imagefolder":
         if root is None or not Path(root).expanduser().is_dir():
             return []
         found = _imagefolder_files(Path(root).expanduser())
         return found["train"] + found["test"]
+    if name == "imagenette":
+        base = Path(root).expanduser() if root is not None else default_cache_dir() / "imagenette"
+        return sorted(
+            path
+            for folder in IMAGENETTE_SIZES.values()
+            for split in ("train", "val")
+            for path in (base / folder / split).glob("*/*")
+            if path.suffix.lower() == ".jpeg"
+        )
     if name == "cifar10":
         wanted = _CIFAR_TRAIN + _CIFAR_TEST + (_CIFAR_META,)
     else:
@@ -182,6 +210,8 @@ def load_dataset(
     download: bool = True,
     debian_dir: str | os.PathLike | None = DEBIAN_FASHION_MNIST_DIR,
     cache_dir: str | os.PathLike | None = None,
+    planted: dict | None = None,
+    imagenette_size: str = "160px",
 ) -> dict:
     """Load a whole dataset as uint8 tensors.
 
@@ -191,10 +221,20 @@ def load_dataset(
     ``cache_dir`` (an earlier download) and finally downloads with torchvision into
     ``cache_dir`` when ``download`` is true. Raises DatasetError listing every place and its
     problem when none works.
+    ``planted`` (``dataset.planted``) is generated, not read: :mod:`hfc.planted`.
     """
     _check_name(name)
     if name == "imagefolder":
         return _load_imagefolder(root, image_size)
+    if name == "planted":
+        from hfc import planted as planted_module
+
+        try:
+            return planted_module.generate(planted, image_size)
+        except ValueError as error:
+            raise DatasetError(str(error)) from None
+    if name == "imagenette":
+        return _load_imagenette(root, image_size, imagenette_size, download, cache_dir)
     image_shape(name, image_size)  # rejects an image_size that would not apply
 
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
@@ -602,6 +642,139 @@ def _read_image(path: str, mode: str, image_size: int | None) -> torch.Tensor:
         raise DatasetError(f"imagefolder: cannot read image {path}: {error}; remove or replace it") from None
     tensor = torch.from_numpy(pixels)
     return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+
+
+# ----------------------------------------------------------------------------- Imagenette
+
+
+def _load_imagenette(
+    root: str | os.PathLike | None,
+    image_size: int | None,
+    size: str,
+    download: bool,
+    cache_dir: str | os.PathLike | None,
+) -> dict:
+    """Imagenette (10 ImageNet classes) read by torchvision's ``Imagenette`` class.
+
+    Looks for ``<root>/<archive folder>/{train,val}/<wnid>/*.JPEG`` (the folder torchvision
+    unpacks the archive into: ``imagenette2-160``, ``imagenette2-320`` or ``imagenette2``), then
+    in the download cache, then downloads there with torchvision when ``download``. Every
+    image is converted to RGB, its shorter side resized to ``image_size`` and the centre
+    cropped to ``image_size``×``image_size`` (the usual ImageNet evaluation transform; a plain
+    resize would stretch the spectrum differently along the two axes). The val split is
+    the test set.
+    """
+    if size not in IMAGENETTE_SIZES:
+        raise DatasetError(
+            f"dataset.imagenette_size {size!r} is not one of {', '.join(IMAGENETTE_SIZES)} (torchvision's archives)"
+        )
+    if image_size is None:
+        raise DatasetError("dataset imagenette needs dataset.image_size: the side every image is resized to")
+    image_size = _check_image_size(image_size)
+    folder = IMAGENETTE_SIZES[size]
+    cache = (Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()) / "imagenette"
+    layout = f"{folder}/train/<wnid>/*.JPEG and {folder}/val/<wnid>/*.JPEG"
+    problems: list[tuple[str, str]] = []
+    if root is not None:
+        # A root the user named is used or the job stops (as for the other datasets).
+        root = Path(root).expanduser()
+        try:
+            return _read_imagenette(root, folder, size, image_size, f"dataset.root {root}")
+        except _Unusable as problem:
+            raise DatasetError(
+                f"could not load dataset 'imagenette' from dataset.root {root}: {problem}. dataset.root must "
+                f"hold {layout} (fast.ai's {folder}.tgz unpacked, size {size}); fix it, or set dataset.root "
+                "to null to use the download cache"
+            ) from None
+    problems.append(("dataset.root", "not set"))
+    places = [(f"download cache {cache}", cache)]
+    for where, place in places:
+        try:
+            dataset = _read_imagenette(place, folder, size, image_size, where)
+        except _Unusable as problem:
+            problems.append((where, str(problem)))
+            continue
+        return _found(dataset, where, problems)
+    if not download:
+        problems.append(("torchvision download", "disabled (dataset.download is false)"))
+    else:
+        import torchvision
+
+        where = f"torchvision download into {cache}"
+        failure = ""
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            torchvision.datasets.Imagenette(str(cache), split="train", size=size, download=True)
+        except Exception as error:  # noqa: BLE001 - no network, HTTP errors, bad archives: all end up listed
+            failure = f"failed: {type(error).__name__}: {error}; "
+        try:
+            dataset = _read_imagenette(cache, folder, size, image_size, where)
+        except _Unusable as problem:
+            problems.append((where, f"{failure}{problem}"))
+        else:
+            return _found(dataset, where, problems)
+    lines = ["could not load dataset 'imagenette'. Places looked in:"]
+    lines += [f"  - {w}: {p}" for w, p in problems]
+    lines.append(
+        f"To provide the data: unpack {folder}.tgz (fast.ai's Imagenette, size {size}) and set the config key "
+        f"dataset.root to the folder holding {folder}/ (with {folder}/train/<wnid>/*.JPEG and "
+        f"{folder}/val/<wnid>/*.JPEG), or run online with dataset.download: true"
+    )
+    raise DatasetError("\n".join(lines))
+
+
+def _read_imagenette(place: Path, folder: str, size: str, image_size: int, where: str) -> dict:
+    import torchvision
+
+    for split in ("train", "val"):
+        if not (place / folder / split).is_dir():
+            raise _Unusable(f"missing {place / folder / split} (no such directory)")
+    out: dict = {}
+    loader = lambda path: _read_image_cropped(path, image_size)  # noqa: E731
+    for split, tv_split in (("train", "train"), ("test", "val")):
+        try:
+            ds = torchvision.datasets.Imagenette(str(place), split=tv_split, size=size, download=False, loader=loader)
+        except (FileNotFoundError, RuntimeError, KeyError) as error:
+            raise _Unusable(f"torchvision could not read {place / folder / tv_split}: {type(error).__name__}: {error}")
+        if len(ds) == 0:
+            raise _Unusable(f"{place / folder / tv_split} holds no .JPEG images")
+        if split == "train":
+            out["classes"] = [names[0] for names in ds.classes]
+            wnids = list(ds.wnids)
+        elif list(ds.wnids) != wnids:
+            raise _Unusable(f"the val classes {ds.wnids} differ from the train classes {wnids}")
+        images = torch.empty((len(ds), 3, image_size, image_size), dtype=torch.uint8)
+        labels = torch.empty(len(ds), dtype=torch.int64)
+        for i in range(len(ds)):
+            try:
+                images[i], labels[i] = ds[i]
+            except DatasetError as error:
+                raise _Unusable(str(error)) from None
+        out[f"{split}_images"], out[f"{split}_labels"] = images, labels
+    out["name"], out["source"] = "imagenette", where
+    try:
+        _check_dataset(out)
+    except ValueError as error:
+        raise _Unusable(f"corrupt: {error}") from None
+    return out
+
+
+def _read_image_cropped(path: str, image_size: int) -> torch.Tensor:
+    """RGB, shorter side resized to ``image_size`` (bilinear, antialiased), centre crop."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = img.convert("RGB")
+            width, height = img.size
+            scale = image_size / min(width, height)
+            new = (max(image_size, round(width * scale)), max(image_size, round(height * scale)))
+            img = img.resize(new, Image.Resampling.BILINEAR, reducing_gap=None)
+            left, top = (new[0] - image_size) // 2, (new[1] - image_size) // 2
+            img = img.crop((left, top, left + image_size, top + image_size))
+            pixels = np.array(img, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+        raise DatasetError(f"imagenette: cannot read image {path}: {error}; remove or replace it") from None
+    return torch.from_numpy(pixels).permute(2, 0, 1)
 
 
 # ----------------------------------------------------------------------------- checks

@@ -33,6 +33,7 @@ import torch
 
 __all__ = [
     "max_radius",
+    "paper_radii",
     "check_radius",
     "radial_mask",
     "bin_distances",
@@ -62,6 +63,16 @@ def max_radius(height: int, width: int) -> float:
     A radius above it puts every frequency in the low band and leaves the high band empty.
     """
     return float(bin_distances(height, width).max())
+
+
+PAPER_RADII = (4, 8, 12, 16)  # on 32x32 CIFAR-10
+
+
+def paper_radii(height: int, width: int, radii=PAPER_RADII, size: int = 32) -> list[int]:
+    """The paper's radii (on ``size``×``size`` images) at the same fractions of the half diagonal
+    (:func:`max_radius`) of ``height``×``width`` images, rounded to whole bins."""
+    scale = max_radius(height, width) / max_radius(size, size)
+    return [round(r * scale) for r in radii]
 
 
 def check_radius(radius: float, height: int, width: int) -> None:

@@ -18,6 +18,7 @@ from hfc.config import (  # noqa: E402
 )
 from hfc.data import dataset_sizes, image_shape, source_files  # noqa: E402
 from hfc.frequency import check_radius  # noqa: E402
+from hfc import planted  # noqa: E402
 
 # Every config file, the embedded default included, is read again refusing duplicated keys
 # (YAML keeps the last one silently). Nested --config values arrive as strings; then readable
@@ -51,7 +52,23 @@ SEEDS = [int(s) for s in config["seeds"]]
 RUNS = grid.all_runs(config)
 SPLITS = ["train", "test"]
 
-_shape = image_shape(DATASET, config["dataset"].get("image_size"))
+try:
+    _shape = image_shape(DATASET, config["dataset"].get("image_size"))
+except ValueError as error:
+    raise WorkflowError(f"config dataset: {error}")
+PLANTED = None
+if DATASET == "planted":
+    try:
+        PLANTED = planted.check_settings(
+            config["dataset"]["planted"], config["dataset"].get("image_size")
+        )
+    except ValueError as error:
+        raise WorkflowError(f"config {error}")
+    if PLANTED["radius"] not in RADII:
+        raise WorkflowError(
+            f"config dataset.planted.radius {PLANTED['radius']} is not in frequency.radii {RADII}: "
+            "add it there, since the instrument check evaluates x_l and x_h at that radius"
+        )
 if _shape is not None:
     for _radius in RADII:
         try:
@@ -59,6 +76,8 @@ if _shape is not None:
         except ValueError as error:
             raise WorkflowError(f"config frequency.radii: {error}")
 FULL_SIZES = dataset_sizes(DATASET, DATASET_ROOT)
+if PLANTED is not None:
+    FULL_SIZES = (PLANTED["train_size"], PLANTED["test_size"])
 try:
     check_limits(config, FULL_SIZES, _shape)
 except ConfigError as error:
@@ -146,7 +165,12 @@ def dataset_source():
 def dataset_identity():
     """The dataset keys that decide which images every result was computed from."""
     keys = ("name", "root", "image_size", "train_size", "test_size", "subset_seed")
-    return {key: config["dataset"].get(key) for key in keys}
+    identity = {key: config["dataset"].get(key) for key in keys}
+    if DATASET == "planted":
+        identity["planted"] = PLANTED
+    if DATASET == "imagenette":
+        identity["imagenette_size"] = config["dataset"]["imagenette_size"]
+    return identity
 
 
 def run_record(run):

@@ -19,6 +19,10 @@ rule prepare_dataset:
         root=config["dataset"].get("root"),
         download=config["dataset"]["download"],
         image_size=config["dataset"].get("image_size"),
+        imagenette_size=config["dataset"]["imagenette_size"],
+        # A planted dataset has no files: its data are these settings and the generator's
+        # code (hfc/planted.py, in `code` above), so a change of either reruns this job.
+        planted=PLANTED,
     script:
         "../workflow_scripts/prepare_dataset.py"
 

@@ -57,12 +57,20 @@ if ADVERSARIAL_RUNS:
     if SUITE_ON:  # rules/robustness.smk
         CLAIMS_INPUTS["attack_suite"] = SUITE_TABLES
 
+if PLANTED is not None:
+    # Known-answer check of the instrument (rules/instrument.smk, hfc/claims/instrument.py).
+    CLAIMS_INPUTS["instrument"] = "results/tables/instrument.csv"
+    if RESPONSE["enabled"]:
+        CLAIMS_INPUTS["response_radius"] = "results/tables/response_radius.csv"
+
 # Added to rule all by all_targets() (rules/common.smk).
 REPORT_TARGETS = expand(
     "results/report/{name}.{ext}",
     name=["claims", "paper_vs_reproduced"],
     ext=["csv", "md"],
 )
+if PLANTED is not None:
+    REPORT_TARGETS += expand("results/tables/instrument.{ext}", ext=["csv", "md"])
 if RESPONSE["enabled"] and RESPONSE_STUDIES:
     REPORT_TARGETS += expand("results/tables/response_radius.{ext}", ext=["csv", "md"])
     REPORT_TARGETS += expand(
@@ -96,6 +104,7 @@ rule claims:
         expected=CLAIMS["expected_supported"],
         min_seeds=CLAIMS["min_seeds"],
         epochs=config["training"]["epochs"],
+        planted=PLANTED,
         caption=lambda wc: scale_caption("all"),
     script:
         "../workflow_scripts/claims.py"

@@ -25,3 +25,13 @@ def _no_downloads(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("HFC_DATA_CACHE", str(tmp_path_factory.getbasetemp() / "data-cache"))
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "inductor"))
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_modifyitems(config, items):
+    # Tests marked gpu compare CPU and CUDA results; without CUDA they are skipped, saying so.
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -249,3 +249,39 @@ def truncate_file(path: str | Path, keep: int) -> None:
     path = Path(path)
     data = path.read_bytes()
     path.write_bytes(data[:keep])
+
+
+# ----------------------------------------------------------------------------- Imagenette
+
+IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186"]  # tench, English springer, cassette player
+
+
+def write_imagenette(
+    root: str | Path, folder: str = "imagenette2-160", n_train: int = 2, n_val: int = 1, size=(12, 8), seed: int = 0
+) -> dict:
+    """fast.ai's Imagenette as torchvision unpacks it: ``<root>/<folder>/{train,val}/<wnid>/*.JPEG``.
+
+    Train files are named like ``n01440764_10026.JPEG``, val files like
+    ``ILSVRC2012_val_00009111.JPEG``, as in the archive, which also holds
+    ``noisy_imagenette.csv`` (torchvision does not read it). Images are RGB JPEGs of ``size``
+    (width, height), plus one greyscale image per split, as ImageNet has. Returns
+    ``{split: [(path, class index)]}`` in torchvision's order (sorted by wnid, then path).
+    """
+    rng = np.random.default_rng(seed)
+    base = Path(root) / folder
+    written = {"train": [], "val": []}
+    rows = ["path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,noisy_labels_50,is_valid"]
+    for split, count in (("train", n_train), ("val", n_val)):
+        for index, wnid in enumerate(IMAGENETTE_WNIDS):
+            directory = base / split / wnid
+            directory.mkdir(parents=True, exist_ok=True)
+            for k in range(count):
+                name = f"{wnid}_{1000 + k}.JPEG" if split == "train" else f"ILSVRC2012_val_{index:04d}{k:04d}.JPEG"
+                grey = index == 0 and k == 0
+                shape = (size[1], size[0]) if grey else (size[1], size[0], 3)
+                img = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), "L" if grey else "RGB")
+                img.save(directory / name, format="JPEG", quality=90)
+                written[split].append((str(directory / name), index))
+                rows.append(f"{split}/{wnid}/{name},{wnid},{wnid},{wnid},{wnid},{wnid},{split == 'val'}")
+    (base / "noisy_imagenette.csv").write_text("\n".join(rows) + "\n")
+    return {split: sorted(items) for split, items in written.items()}

@@ -84,7 +84,9 @@ def test_registry_covers_the_issue_list_and_is_well_formed():
     ):  # fmt: skip
         assert needed in ids
     for claim in claims.CLAIMS:
-        assert claim.section.startswith("§") and claim.statement and claim.metric and claim.rationale
+        # the paper's claims name its section; the known-answer checks of the instrument are beyond the paper
+        assert claim.section.startswith("§") or (claim.id.startswith("instrument.") and "beyond the paper" in claim.section)
+        assert claim.statement and claim.metric and claim.rationale
         assert claim.studies and set(claim.inputs) <= set(claims.INPUT_KINDS)
     with pytest.raises(ValueError, match="comparison"):
         claims.Claim("x", "§1", "s", "m", ">=", 0.0, BIG, ("table1",), ("metrics",), lambda i: None, "r")

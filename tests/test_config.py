@@ -117,7 +117,17 @@ def test_strings_the_schema_allows_stay_strings(config):
     assert merged["dataset"]["root"] == "123" and merged["dataset"]["name"] == "mnist" and merged["device"] == "cpu"
 
 
-@pytest.mark.parametrize("path", ["configs/paper.yaml", "configs/ci.yaml", "tests/configs/tiny.yaml"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "configs/paper.yaml",
+        "configs/ci.yaml",
+        "tests/configs/tiny.yaml",
+        "configs/cifar10-proxy.yaml",
+        "configs/imagenette.yaml",
+        "configs/instrument/common.yaml",
+    ],
+)
 def test_shipped_configs_mean_the_same_alone_and_laid_over_the_default(repo_root, path):
     # Snakemake lays a --configfile over the Snakefile's config.yaml (snakemake.utils.update_config,
     # merging section by section): a key the config leaves out would take the CPU default's value.
@@ -134,3 +144,19 @@ def test_paper_config_trains_every_network_at_full_width(repo_root):
     paper = load_config(repo_root / "configs/paper.yaml")
     assert set(paper["training"]["width_by_model"].values()) == {1.0}
     assert set(paper["training"]["width_by_model"]) == set(models.MODELS) - {"lenet"}
+
+
+@pytest.mark.parametrize("band", ["high", "low", "conflict", "none"])
+def test_instrument_overlays_change_only_the_band_and_the_expected_claims(repo_root, band):
+    import yaml
+    from snakemake.utils import update_config
+
+    from hfc.claims import check_claim_ids
+
+    overlay = yaml.safe_load((repo_root / f"configs/instrument/{band}.yaml").read_text())
+    assert overlay == {"dataset": {"planted": {"band": band}}, "claims": overlay["claims"]}
+    ids = check_claim_ids(overlay["claims"]["expected_supported"])
+    assert ids and all(i.startswith(f"instrument.{band}.") for i in ids)
+    merged = yaml.safe_load((repo_root / "configs/instrument/common.yaml").read_text())
+    update_config(merged, overlay)
+    assert validate_config(merged)["dataset"]["planted"]["band"] == band

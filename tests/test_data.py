@@ -548,7 +548,8 @@ def test_image_shape():
         data.image_shape("imagenet")
     with pytest.raises(ValueError, match="image_size"):
         data.image_shape("cifar10", 64)
-    assert data.DATASETS == ("fashion_mnist", "mnist", "cifar10", "imagefolder")
+    assert data.image_shape("planted", 16) == (None, 16, 16)
+    assert data.DATASETS == ("fashion_mnist", "mnist", "cifar10", "imagefolder", "imagenette", "planted")
 
 
 # ----------------------------------------------------------------------------- the real files

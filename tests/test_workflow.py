@@ -157,3 +157,52 @@ def test_tiny_end_to_end_run(tmp_path, repo_root):
     # A second invocation has nothing to do: every output is up to date.
     again = snakemake([*args, "-n"], tmp_path)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("band", ["high", "conflict"])
+def test_dry_run_instrument_configs(tmp_path, repo_root, band):
+    configs = [str(repo_root / f"configs/instrument/{name}.yaml") for name in ("common", band)]
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfiles", *configs], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 3 and counts["instrument"] == 1 and counts["frequency_response"] == 3
+    assert "results/data/planted/canonical.pt" in result.stdout + result.stderr
+
+
+def test_planted_radius_must_be_among_the_radii(tmp_path, repo_root):
+    (tmp_path / "bad.yaml").write_text("frequency:\n  radii: [2, 6]\n")
+    configs = [str(repo_root / "configs/instrument/common.yaml"), "bad.yaml"]
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfiles", *configs], tmp_path)
+    assert result.returncode != 0
+    assert "dataset.planted.radius 4 is not in frequency.radii [2, 6]" in result.stdout + result.stderr
+
+
+def test_dry_run_cifar10_proxy_config(tmp_path, repo_root):
+    # The config reads the CIFAR-10 JPEG subset unpacked into the run folder: a stand-in there
+    # as large as the config's evaluation and attack subsets (checked at parse time).
+    fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=tuple(fakedata.CIFAR10_CLASSES),
+                               n_train=25, n_test=50, size=(32, 32))  # fmt: skip
+    config = str(repo_root / "configs/cifar10-proxy.yaml")
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 11 * 3 and counts["table1"] == 1  # 8 Table 1 runs, natural, shuffled, adversarial and counts["table2"] == 1
+
+
+@pytest.mark.slow
+def test_planted_data_are_regenerated_when_their_settings_change(tmp_path, repo_root):
+    # A planted dataset has no files: its settings (and the generator's code) are the params of
+    # prepare_dataset, so changing one reruns it.
+    def config(seed):
+        path = tmp_path / f"planted{seed}.yaml"
+        path.write_text(f"dataset:\n  planted:\n    train_size: 500\n    test_size: 500\n    seed: {seed}\n")
+        return [str(repo_root / "configs/instrument/common.yaml"), str(path)]
+
+    target = "results/data/planted/canonical.pt"
+    first = snakemake(["--cores", "1", target, "-s", str(repo_root / "Snakefile"), "--configfiles", *config(0)], tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    same = snakemake(["-n", target, "-s", str(repo_root / "Snakefile"), "--configfiles", *config(0)], tmp_path)
+    assert "Nothing to be done" in same.stdout + same.stderr
+    changed = snakemake(["-n", target, "-s", str(repo_root / "Snakefile"), "--configfiles", *config(1)], tmp_path)
+    output = changed.stdout + changed.stderr
+    assert changed.returncode == 0 and "rule prepare_dataset" in output and "params" in output.lower()

@@ -27,6 +27,7 @@ with logging_to(snakemake.log[0]) as log:
         num_classes=len(subset["classes"]),
         scale=claims.Scale(train_images=len(subset["train_labels"]), epochs=int(p.epochs)),
         sources=sources,
+        planted=p.planted,
         **frames,
     )
     table = claims.evaluate_claims(inputs, min_seeds=p.min_seeds, expected=p.expected)

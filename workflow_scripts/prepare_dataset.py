@@ -14,6 +14,8 @@ with logging_to(snakemake.log[0]) as log:
         root=snakemake.params.root,
         image_size=snakemake.params.image_size,
         download=snakemake.params.download,
+        planted=snakemake.params.planted,
+        imagenette_size=snakemake.params.imagenette_size,
     )
     log(f"loaded {dataset['name']} from {dataset['source']}: "
         f"{len(dataset['train_labels'])} train, {len(dataset['test_labels'])} test images, "

@@ -17,6 +17,9 @@ with logging_to(snakemake.log[0]) as log:
         subset[f"{split}_images"] = full[f"{split}_images"][index].contiguous()
         subset[f"{split}_labels"] = full[f"{split}_labels"][index].contiguous()
         subset[f"{split}_index"] = index
+        # Per-image side information (a planted dataset's evidence per band) follows its images.
+        for key in sorted(k for k in full if k.startswith(f"{split}_evidence_")):
+            subset[key] = full[key][index].contiguous()
         log(f"{split}: {len(index)} of {len(full[f'{split}_labels'])} images")
     subset["mean"], subset["std"] = data.channel_stats(subset["train_images"])
     log(f"channel mean {subset['mean']}, std {subset['std']}")

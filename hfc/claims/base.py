@@ -18,6 +18,8 @@ INPUT_KINDS = {
     "svd_control": "results/tables/svd_control.csv (§8 counts per seed)",
     "fourier_heatmap": "results/tables/fourier_heatmap_adversarial.csv (heat map ring means per model and seed)",
     "attack_suite": "results/robustness/{run}/seed{seed}/attack_suite.csv (attack-suite cells per seed)",
+    "instrument": "results/tables/instrument.csv (planted data: accuracy per seed, band and label set)",
+    "response_radius": "results/tables/response_radius.csv (response-curve radius per run and seed)",
 }
 CLAIM_COLUMNS = [
     "id", "section", "statement", "metric", "comparison", "threshold", "mean", "ci_low", "ci_high",
@@ -51,7 +53,8 @@ class ClaimInputs:
     empty or missing entry means the study is off). ``sources`` maps an input kind of
     :data:`INPUT_KINDS` to the files it was read from (reported with each verdict).
     ``num_classes`` sets chance accuracy; ``scale`` (None = unknown) is checked against each
-    claim's ``min_scale``.
+    claim's ``min_scale``. ``planted`` says what a planted dataset carries where (the
+    ``instrument.*`` claims are evaluated only on such data).
     """
 
     studies: Mapping[str, Mapping[str, str]]
@@ -62,7 +65,11 @@ class ClaimInputs:
     svd_control: pd.DataFrame | None = None
     fourier_heatmap: pd.DataFrame | None = None
     attack_suite: pd.DataFrame | None = None
+    instrument: pd.DataFrame | None = None
+    response_radius: pd.DataFrame | None = None
     num_classes: int = 10
+    # dataset.planted with defaults filled in (hfc.planted.check_settings) when the data are planted
+    planted: Mapping | None = None
     scale: Scale | None = None
     sources: Mapping[str, Sequence[str]] = field(default_factory=dict)
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from hfc.claims.base import Claim, Scale
 from hfc.claims.fourier import FOURIER_CLAIMS
+from hfc.claims.instrument import INSTRUMENT_CLAIMS
 from hfc.claims.measures import (
     _batch_gap,
     _batch_hfc,
@@ -393,6 +394,7 @@ CLAIMS: tuple[Claim, ...] = (
         rationale="direction only: the paper gives no magnitude.",
     ),
     *FOURIER_CLAIMS,
+    *INSTRUMENT_CLAIMS,  # beyond the paper: known-answer checks on planted data
 )
 CLAIM_IDS = tuple(c.id for c in CLAIMS)
 if len(set(CLAIM_IDS)) != len(CLAIM_IDS):  # pragma: no cover - guards edits of the registry
