@@ -6,9 +6,10 @@ external one (hfc.external): each returns a tidy frame with the model's name and
   (:func:`hfc.robustness.story_predictions` / :func:`~hfc.robustness.story_summary`), the
   LFC/HFC parts made here with :func:`hfc.frequency.split_many` (rescaled as in training when
   the config rescales).
-- ``attacks``: :func:`hfc.robustness.attack_table`, the smoothing × attack table of Table 2 (its
-  attacks are whatever that function computes). A TorchScript model has no ``nn.Conv2d`` to
-  smooth, so it gets the unsmoothed row (ρ = 0) only.
+- ``attacks``: :func:`hfc.attack_suite.smoothing_attack_table`, the smoothing × attack table
+  under the whole suite of ``robustness.suite`` (FGSM, PGD with restarts, APGD-CE/DLR, Square,
+  and their worst case). A TorchScript model has no ``nn.Conv2d`` to smooth, so it gets the
+  unsmoothed row (ρ = 0) only.
 - ``fourier_heatmap``: :func:`hfc.fourier_heatmap.fourier_heatmap`.
 
 Nothing here reads workflow files; the workflow script ``model_analysis.py`` loads the model and
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from hfc import data as hfc_data
-from hfc import fourier_heatmap, response, robustness
+from hfc import attack_suite, fourier_heatmap, response, robustness
 from hfc.frequency import max_radius, rescale_by_max, split_many
 
 __all__ = ["KINDS", "story_counts", "analyse", "analysis_images", "select"]
@@ -71,7 +72,8 @@ def analysis_images(kind: str, settings: Mapping, default_size: int | None, defa
     if kind == "frequency_response":
         return settings["response"]["test_size"], settings["response"]["seed"]
     if kind == "attacks":
-        return settings["robustness"]["test_size"], settings["robustness"]["seed"]
+        suite = attack_suite.check_settings(settings["robustness"].get("suite") or {})
+        return suite["test_size"], suite["seed"]
     return default_size, default_seed
 
 
@@ -122,10 +124,10 @@ def analyse(
             rhos = [0.0]
             if log is not None:
                 log(f"{name}: no nn.Conv2d to smooth (a TorchScript model?): ρ = 0 only")
-        return robustness.attack_table(
-            model, images, labels, run=name, seed=seed, label=name, rhos=rhos, eps=s["eps"],
-            pgd_steps=s["pgd_steps"], pgd_step_fraction=s["pgd_step_fraction"], batch_size=s["batch_size"], log=log,
-        )  # fmt: skip
+        table = attack_suite.smoothing_attack_table(model, images, labels, s.get("suite") or {}, rhos, log=log)
+        for column, value in (("model", name), ("seed", int(seed)), ("run", name)):
+            table.insert(0, column, value)
+        return table
     s = settings["fourier_heatmap"]
     heatmap = fourier_heatmap.fourier_heatmap(
         model, images, labels, s["eps"], seed=s["seed"], batch_size=s["batch_size"], model_name=name, log=log

@@ -199,12 +199,9 @@ _RECORD_KEYS = {
 
 def _config_key(key):
     for prefix, where in _RECORD_KEYS.items():
-        if key == prefix or key.startswith(prefix + "."):
-            return (
-                where + key[len(prefix) :]
-                if where in ("training", "evaluation")
-                else where
-            )
+        if key == prefix or key.startswith(f"{prefix}."):
+            rest = key[len(prefix) :]
+            return f"{where}{rest}" if where in ("training", "evaluation") else where
     return key
 
 
@@ -407,9 +404,9 @@ def heatmap_titles(study):
 def analysis_files(kind, study):
     """Per-seed files of one analysis (fourier_heatmap, figure2_count, attacks) of a study's runs."""
     runs = study_variants(study)
-    if kind == "attacks":
+    if kind == "attacks":  # the whole suite (rule attack_suite), FGSM and PGD among it
         return expand(
-            "results/robustness/{run}/seed{seed}/attacks.csv", run=runs, seed=SEEDS
+            "results/robustness/{run}/seed{seed}/attack_suite.csv", run=runs, seed=SEEDS
         )
     return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
 

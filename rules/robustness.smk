@@ -99,7 +99,8 @@ rule attack_suite:
         gpu=0 if config["device"] == "cpu" else 1,
     params:
         code=code_version("attack_suite"),
-        label=lambda wc: ROBUSTNESS_LABELS.get(wc.run),
+        # M_natural / M_adversarial for Table 2's runs; any other run (analysis.attacks) by its id
+        label=lambda wc: ROBUSTNESS_LABELS.get(wc.run, wc.run),
         settings=SUITE,
         rhos=ROBUSTNESS["rhos"],
         device=config["device"],

@@ -259,3 +259,21 @@ def test_tiny_end_to_end_external_model_and_per_study_analyses(tmp_path, repo_ro
     assert pd.read_csv(results / "tables/figure2_count_batch_size.csv")["model"].nunique() >= 2
     for png in ("external/my_cnn/fourier_heatmap.png", "figures/fourier_heatmap_adversarial.png"):
         assert (results / png).stat().st_size > 1000
+
+
+def test_attacks_analysis_runs_the_whole_suite_per_rho():
+    """The per-model smoothing × attack table uses issue 12's suite (gradient-free and adaptive too)."""
+    from hfc import analyses
+    from hfc.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("small_cnn", in_channels=1, num_classes=3, image_size=8, mean=[0.5], std=[0.25], width=0.25)
+    images = torch.rand(6, 1, 8, 8)
+    labels = torch.arange(6) % 3
+    suite = {"attacks": ["fgsm", "apgd_dlr", "square"], "eps": [0.05], "square_queries": 5, "apgd_steps": 2}
+    settings = {"robustness": {"rhos": [0.0, 1.0], "suite": suite}}
+    table = analyses.analyse("attacks", model, images, labels, name="mine", seed=3, settings=settings)
+    assert set(table["attack"]) == {"clean", "fgsm", "apgd_dlr", "square", "ensemble"}
+    assert set(table["rho"]) == {0.0, 1.0}
+    assert (table["run"] == "mine").all() and (table["seed"] == 3).all()
+    assert table["accuracy"].between(0, 1).all()

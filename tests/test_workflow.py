@@ -54,8 +54,12 @@ def test_partial_config_from_another_directory_is_laid_over_the_default(tmp_path
 
 
 def test_dry_run_imagefolder_example_config(tmp_path, repo_root):
-    # The example names a folder the user provides; a dry run needs none of the images.
+    # The example names a folder the user provides: missing, it stops the dry run already.
     config = str(repo_root / "configs/imagefolder.yaml")
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
+    assert result.returncode != 0
+    assert "config dataset.root: data/my-images does not exist" in result.stdout + result.stderr
+    fakedata.write_imagefolder(tmp_path / "data/my-images", n_train=200, n_test=200, size=(32, 32))
     result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout + result.stderr)

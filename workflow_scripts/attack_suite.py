@@ -14,18 +14,13 @@ with logging_to(snakemake.log[0]) as log:
     log(use_threads(snakemake.config["threads"], snakemake.threads))
     run, seed, label = snakemake.wildcards.run, int(snakemake.wildcards.seed), snakemake.params.label
     settings = snakemake.params.settings
-    if label is None:
-        raise ValueError(
-            f"run {run!r} is not a model of the adversarial study (studies.adversarial); "
-            "attack_suite attacks only its natural and adversarial runs"
-        )
     device = resolve_device(snakemake.params.device)
     model = train.load_model(snakemake.input.model, device)
     subset = data.load_canonical(snakemake.input.subset)
     index = data.stratified_subset(subset["test_labels"], settings["test_size"], settings["seed"])
     images = data.to_float(subset["test_images"][index])
     labels = subset["test_labels"][index]
-    log(f"{run} seed {seed} as M_{label} on {device}: {len(index)} test images, rhos {snakemake.params.rhos}, {settings}")
+    log(f"{run} seed {seed} ({label}) on {device}: {len(index)} test images, rhos {snakemake.params.rhos}, {settings}")
     start = time.perf_counter()
     table = attack_suite.smoothing_attack_table(model, images, labels, settings, snakemake.params.rhos, device, log)
     table.insert(0, "model", label)
