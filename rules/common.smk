@@ -213,7 +213,7 @@ def guard_finished_results():
     """
     if config.get("replace_results"):
         return
-    conflicts = []
+    changed = {}  # (config key, recorded key, old, new) -> run folders
     for run in RUNS:
         for seed in SEEDS:
             folder = Path(RUN_DIR.format(run=run, seed=seed))
@@ -225,15 +225,20 @@ def guard_finished_results():
             except ValueError:
                 continue  # an unreadable record protects nothing; the run is redone
             for key, old, new in provenance.changed_keys(recorded, run_record(run)):
-                conflicts.append(
-                    f"{folder}: {_config_key(key)} ({key}) {old!r} -> {new!r}"
-                )
-    if conflicts:
-        shown = "\n".join(f"  - {c}" for c in conflicts[:20])
-        more = f"\n  ... and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
+                where = _config_key(key)
+                name = where if where == key else f"{where} ({key})"
+                changed.setdefault((name, repr(old), repr(new)), []).append(str(folder))
+    if changed:
+        lines = []
+        for (name, old, new), folders in sorted(changed.items()):
+            shown = ", ".join(folders[:3]) + (
+                f", ... ({len(folders)} runs)" if len(folders) > 3 else ""
+            )
+            lines.append(f"  - {name}: {old} -> {new} in {shown}")
+        listing = "\n".join(lines)
         raise WorkflowError(
             f"finished results in {Path.cwd() / 'results'} were made with other settings, and "
-            f"rerunning would delete them before the new runs finish:\n{shown}{more}\n"
+            f"rerunning would delete them before the new runs finish:\n{listing}\n"
             "Keep them: run this config in its own folder (snakemake --directory runs/<name> "
             "--configfile <your config>). Or replace them: add --config replace_results=true."
         )

@@ -166,7 +166,7 @@ def test_changed_setting_that_would_replace_finished_runs_is_refused(made):
     refused = snakemake(workflow, run, "-n", "--config", "training={lr: 0.01}")
     output = refused.stdout + refused.stderr
     assert refused.returncode != 0
-    assert "training.lr / training.lr_by_optimizer (spec.lr) 0.002 -> 0.01" in output
+    assert "training.lr / training.lr_by_optimizer (spec.lr): 0.002 -> 0.01 in results/runs/band-" in output
     assert "--directory" in output and "replace_results=true" in output
     # the real run is refused too, before any job, and nothing finished is touched
     assert snakemake(workflow, run, "--cores", "1", "--config", "training={lr: 0.01}").returncode != 0
