@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 
 from hfc.attacks import _mode, apgd, fgsm, pgd_restarts, square
-from hfc.figures import DPI, _PALETTE, plt  # also selects the Agg backend
+from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backend
 from hfc.smoothing import smooth_first_conv
 from hfc.tables import ci95_halfwidth, to_markdown
 
@@ -433,12 +433,4 @@ def suite_figure(table: pd.DataFrame, png, pdf, title: str = "") -> list[Path]:
         + ("; mean and 95 % interval)" if seeds > 1 else ")"),
         fontsize=10,
     )
-    paths = [Path(png), Path(pdf)]
-    try:
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(paths[0], dpi=DPI, bbox_inches="tight")
-        fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
-    finally:
-        plt.close(fig)
-    return paths
+    return save_figure(fig, png, pdf)

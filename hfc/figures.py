@@ -124,17 +124,22 @@ def _finish(grid: sns.FacetGrid, title: str, ylabel: str) -> None:
         grid.legend.set_title(None)
 
 
-def _save(grid: sns.FacetGrid, png, pdf) -> list[Path]:
+def save_figure(figure, png, pdf) -> list[Path]:
+    """Write a matplotlib figure (or a seaborn grid) as PNG and PDF, then close it.
+
+    The PDF carries no creation date, so rerunning the pipeline yields the same bytes.
+    """
+    figure = getattr(figure, "figure", figure)  # a FacetGrid holds its figure
     paths = [Path(png), Path(pdf)]
     try:
         for path in paths:
             path.parent.mkdir(parents=True, exist_ok=True)
-        grid.figure.savefig(paths[0], dpi=DPI, bbox_inches="tight")
-        # No creation date, so rerunning the pipeline yields the same PDF bytes.
-        grid.figure.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
+        figure.savefig(paths[0], dpi=DPI, bbox_inches="tight")
+        figure.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
     finally:
-        plt.close(grid.figure)
+        plt.close(figure)
     return paths
+
 
 
 def _select_runs(frame: pd.DataFrame, keys: list[str], what: str, hint: str) -> pd.DataFrame:
@@ -192,7 +197,7 @@ def figure3_grid(metrics: pd.DataFrame) -> sns.FacetGrid:
 
 def figure3(metrics: pd.DataFrame, png, pdf) -> list[Path]:
     """Write Figure 3 (natural vs shuffled labels) as PNG and PDF; return the two paths."""
-    return _save(figure3_grid(metrics), png, pdf)
+    return save_figure(figure3_grid(metrics), png, pdf)
 
 
 # --------------------------------------------------------------------------- Figures 4, 5
@@ -268,7 +273,7 @@ def study_grid(
 
 def study_figure(metrics: pd.DataFrame, title: str, png, pdf, variant_col: str = "variant") -> list[Path]:
     """Write a Figure 4/5-style study figure as PNG and PDF; return the two paths."""
-    return _save(study_grid(metrics, title, variant_col), png, pdf)
+    return save_figure(study_grid(metrics, title, variant_col), png, pdf)
 
 
 # --------------------------------------------------------------------------- Figure 6
@@ -325,4 +330,4 @@ def figure6_grid(metrics: pd.DataFrame) -> sns.FacetGrid:
 
 def figure6(metrics: pd.DataFrame, png, pdf) -> list[Path]:
     """Write Figure 6 (BatchNorm vs none on LFC training) as PNG and PDF; return the two paths."""
-    return _save(figure6_grid(metrics), png, pdf)
+    return save_figure(figure6_grid(metrics), png, pdf)

@@ -358,7 +358,7 @@ def heatmap_figure(heatmaps: pd.DataFrame, titles: Mapping[str, str], png, pdf, 
 
     ``titles`` maps each model (the frame's ``model`` values) to its panel title, in order.
     """
-    from hfc.figures import DPI, plt  # Agg backend; matplotlib only when drawing
+    from hfc.figures import plt, save_figure  # Agg backend; matplotlib only when drawing
 
     _require(heatmaps, HEATMAP_COLUMNS, "heatmap_figure")
     if not titles:
@@ -391,12 +391,4 @@ def heatmap_figure(heatmaps: pd.DataFrame, titles: Mapping[str, str], png, pdf, 
         + ("\n" + "\n".join(textwrap.wrap(note, 40 * len(panels) + 30)) if note else ""),
         fontsize=9,
     )
-    paths = [Path(png), Path(pdf)]
-    try:
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(paths[0], dpi=DPI, bbox_inches="tight")
-        fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
-    finally:
-        plt.close(fig)
-    return paths
+    return save_figure(fig, png, pdf)

@@ -238,7 +238,7 @@ def response_figure(
     marks ``fraction`` of it (the response radius is where the curve crosses that level).
     """
     # Imported here: the per-model sweep jobs never draw, and seaborn/matplotlib cost seconds.
-    from hfc.figures import _PALETTE, _save, _t_interval, sns  # also selects the Agg backend
+    from hfc.figures import _PALETTE, _t_interval, save_figure, sns  # also selects the Agg backend
 
     _require(curves, ["run", "seed", *RESPONSE_COLUMNS], "response_figure")
     if not variants:
@@ -289,4 +289,4 @@ def response_figure(
     )
     if grid.legend is not None:
         grid.legend.set_title(None)
-    return _save(grid, png, pdf)
+    return save_figure(grid, png, pdf)

@@ -28,7 +28,7 @@ import torch.nn as nn
 
 from hfc import paper
 from hfc.attacks import accuracy_under_attack
-from hfc.figures import DPI, _PALETTE, plt  # also selects the Agg backend
+from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backend
 from hfc.frequency import rescale_by_max
 from hfc.smoothing import first_conv, kernel_smoothness, smooth_first_conv
 from hfc.svd import svd_split
@@ -469,19 +469,6 @@ def _diverging_cmap():
     return sns.color_palette("vlag", as_cmap=True).with_extremes(bad="white")
 
 
-def _save(fig, png, pdf) -> list[Path]:
-    paths = [Path(png), Path(pdf)]
-    try:
-        for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(paths[0], dpi=DPI, bbox_inches="tight")
-        # No creation date, so rerunning the pipeline yields the same PDF bytes.
-        fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
-    finally:
-        plt.close(fig)
-    return paths
-
-
 def figure7(models: Mapping[str, nn.Module], png, pdf, rho: float = FIGURE7_RHO) -> list[Path]:
     """Figure 7: first-layer kernels of M_natural and M_adversarial, raw and smoothed by ``rho``.
 
@@ -543,7 +530,7 @@ def figure7(models: Mapping[str, nn.Module], png, pdf, rho: float = FIGURE7_RHO)
         "lower scores = smoother",
         fontsize=10,
     )
-    return _save(fig, png, pdf)
+    return save_figure(fig, png, pdf)
 
 
 def _display(image: torch.Tensor) -> tuple[np.ndarray, str | None]:
@@ -588,7 +575,7 @@ def figure2(
     if chosen.empty:
         fig.text(0.5, 0.5, "no test image meets the condition", ha="center", va="center")
         fig.suptitle(title, fontsize=10)
-        return _save(fig, png, pdf)
+        return save_figure(fig, png, pdf)
     right, wrong = _PALETTE[0], _PALETTE[4]  # blue and vermilion
     subfigs = np.atleast_2d(fig.subfigures(rows, per_row, wspace=0.06, hspace=0.04)).reshape(rows, per_row)
     bands = (("original", "original", original), ("low", f"LFC r={radius}", low), ("high", f"HFC r={radius}", high))
@@ -614,4 +601,4 @@ def figure2(
             )
         sub.suptitle(f"test image {idx}: {classes[int(row['label'])]}", fontsize=9)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, png, pdf)
+    return save_figure(fig, png, pdf)
