@@ -225,7 +225,7 @@ def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple 
         if rank is not None and rank >= side:
             problems.append(
                 f"robustness.svd_rank: {rank} leaves nothing for the trailing part of a {shape[1]}×{shape[2]} "
-                f"image (rank at most {side}); use 1 to {side - 1}"
+                f"image, whose rank is at most {side}; use 1 to {side - 1}"
             )
     if problems:
         lines = "\n".join(f"  - {problem}" for problem in problems)
