@@ -14,6 +14,8 @@ import pytest
 import torch
 import torchvision
 import yaml
+
+from tests import fakedata
 from PIL import Image
 
 from hfc import detection
@@ -299,6 +301,7 @@ def test_tiny_coco_end_to_end_with_an_untrained_detector(coco):
 @needs_pycocotools
 def test_snakemake_detection_rules_on_tiny_coco(tmp_path, repo_root):
     write_tiny_coco(tmp_path / "coco")
+    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist")  # tiny.yaml's dataset.root must exist
     torch.manual_seed(0)
     torch.save(detection.build_detector(**TINY).state_dict(), tmp_path / "untrained.pth")
     config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
@@ -323,6 +326,7 @@ def test_snakemake_detection_rules_on_tiny_coco(tmp_path, repo_root):
 @pytest.mark.slow
 def test_missing_weights_fail_the_job_with_advice(tmp_path, repo_root):
     write_tiny_coco(tmp_path / "coco")
+    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist")  # tiny.yaml's dataset.root must exist
     config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
     config["detection"] = {"enabled": True, "coco_root": "coco", "weights": None}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
