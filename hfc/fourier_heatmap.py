@@ -40,6 +40,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from hfc.response import check_model_inputs
+from hfc.tables import require_frame
+
 __all__ = [
     "HEATMAP_COLUMNS",
     "RING_COLUMNS",
@@ -123,21 +126,9 @@ def frequency_signs(seed: int, index: int, n_images: int, channels: int) -> torc
 
 
 def _check_inputs(model, images, labels, eps, batch_size) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
-        raise ValueError(
-            f"images must be a float tensor N×C×H×W in [0, 1], got {type(images).__name__} "
-            f"{tuple(getattr(images, 'shape', ()))}"
-        )
-    if images.shape[0] == 0:
-        raise ValueError("images is empty: give at least one test image")
-    if not isinstance(labels, torch.Tensor) or labels.shape != (images.shape[0],):
-        raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(getattr(labels, 'shape', ()))}")
+    check_model_inputs(model, images, labels, batch_size)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"eps must be a finite number > 0 (the L2 norm of the basis noise), got {eps!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 def _device(model: nn.Module, images: torch.Tensor) -> torch.device:
@@ -273,16 +264,6 @@ def _nyquist(frame: pd.DataFrame) -> float:
     return min(int(frame["height"].iloc[0]), int(frame["width"].iloc[0])) / 2
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} needs a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what}: frame lacks column(s) {missing}; it has {list(frame.columns)}")
-    if frame.empty:
-        raise ValueError(f"{what}: the frame is empty")
-
-
 def ring_masks(fy, fx, height: int, width: int, low: float = LOW_RING, high: float = HIGH_RING):
     """(low, high) boolean masks over frequencies: 0 < radius ≤ ``low`` × Nyquist radius (zero
     frequency left out: a constant shift), and radius > ``high`` × Nyquist radius, the Nyquist
@@ -297,7 +278,7 @@ def ring_means(heatmap: pd.DataFrame, low: float = LOW_RING, high: float = HIGH_
     map's clean error also ``*_excess``: the ring's error minus the clean error, the error the
     noise adds (what compares models of different clean accuracy, e.g. M_natural and
     M_adversarial)."""
-    _require(heatmap, ["fy", "fx", "error", "height", "width"], "ring_means")
+    require_frame(heatmap, ["fy", "fx", "error", "height", "width"], "ring_means")
     if not 0 < low <= high:
         raise ValueError(f"rings need 0 < low <= high, got low={low}, high={high}")
     low_cells, high_cells = ring_masks(heatmap["fy"], heatmap["fx"], int(heatmap["height"].iloc[0]),
@@ -316,7 +297,7 @@ def ring_means(heatmap: pd.DataFrame, low: float = LOW_RING, high: float = HIGH_
 
 def ring_summary(heatmaps: pd.DataFrame, low: float = LOW_RING, high: float = HIGH_RING) -> pd.DataFrame:
     """:func:`ring_means` per model × seed × ε: one row each, columns :data:`RING_COLUMNS`."""
-    _require(heatmaps, HEATMAP_COLUMNS, "ring_summary")
+    require_frame(heatmaps, HEATMAP_COLUMNS, "ring_summary")
     rows = [
         {"model": model, "seed": int(seed), "eps": float(eps), **ring_means(group, low, high)}
         for (model, seed, eps), group in heatmaps.groupby(["model", "seed", "eps"], sort=False)
@@ -330,7 +311,7 @@ def full_spectrum(heatmap: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     Cell (fy, fx) with fx < 0 takes the value measured at (−fy, −fx) (the same basis image);
     fy and fx run from −⌊size/2⌋ to ⌈size/2⌉ − 1, zero frequency at index ⌊size/2⌋.
     """
-    _require(heatmap, ["fy", "fx", "error", "height", "width"], "full_spectrum")
+    require_frame(heatmap, ["fy", "fx", "error", "height", "width"], "full_spectrum")
     sizes = heatmap[["height", "width"]].drop_duplicates()
     if len(sizes) != 1:
         raise ValueError("full_spectrum: the frame mixes image sizes; pass one model, seed and ε")
@@ -360,7 +341,7 @@ def heatmap_figure(heatmaps: pd.DataFrame, titles: Mapping[str, str], png, pdf, 
     """
     from hfc.figures import plt, save_figure  # Agg backend; matplotlib only when drawing
 
-    _require(heatmaps, HEATMAP_COLUMNS, "heatmap_figure")
+    require_frame(heatmaps, HEATMAP_COLUMNS, "heatmap_figure")
     if not titles:
         raise ValueError("heatmap_figure: no models to draw")
     missing = [m for m in titles if m not in set(heatmaps["model"])]

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from hfc.frequency import max_radius, rescale_by_max, split_many
-from hfc.tables import ci95_halfwidth, to_markdown
+from hfc.tables import ci95_halfwidth, require_frame, to_markdown
 from hfc.train import autocast
 
 __all__ = [
@@ -55,7 +55,8 @@ def sweep_radii(height: int, width: int) -> list[int]:
     return list(range(1, math.floor(max_radius(height, width)) + 1))
 
 
-def _check_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> None:
+def check_model_inputs(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> None:
+    """Raise unless ``model`` is a module, ``images`` a non-empty float N×C×H×W batch with one label each."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
@@ -97,7 +98,7 @@ def frequency_response(
     Returns a frame with :data:`RESPONSE_COLUMNS`: one row ``band="original", radius=0``,
     then ``low`` and ``high`` rows per radius in ascending order.
     """
-    _check_inputs(model, images, labels, batch_size)
+    check_model_inputs(model, images, labels, batch_size)
     height, width = images.shape[-2:]
     radii = sweep_radii(int(height), int(width)) if radii is None else [int(r) for r in radii]
     if not radii:
@@ -135,16 +136,6 @@ def frequency_response(
     return pd.DataFrame(rows, columns=RESPONSE_COLUMNS)
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} needs a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what}: frame lacks column(s) {missing}; it has {list(frame.columns)}")
-    if frame.empty:
-        raise ValueError(f"{what}: the frame is empty")
-
-
 def response_radius(curve: pd.DataFrame, fraction: float = DEFAULT_FRACTION) -> dict:
     """Smallest radius at which x_l accuracy reaches ``fraction`` × the clean accuracy.
 
@@ -152,7 +143,7 @@ def response_radius(curve: pd.DataFrame, fraction: float = DEFAULT_FRACTION) -> 
     ``target_accuracy`` and ``radius`` (NaN when no radius of the sweep reaches the target,
     which the caller should read as "beyond the sweep", not as a failure).
     """
-    _require(curve, RESPONSE_COLUMNS, "response_radius")
+    require_frame(curve, RESPONSE_COLUMNS, "response_radius")
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
     original = curve[curve["band"] == "original"]
@@ -174,7 +165,7 @@ def response_radius_table(curves: pd.DataFrame, fraction: float = DEFAULT_FRACTI
     ``curves`` holds many :func:`frequency_response` frames with ``run`` and ``seed`` columns;
     ``max_radius`` is the largest radius swept for that model (NaN ``radius`` = beyond it).
     """
-    _require(curves, ["run", "seed", *RESPONSE_COLUMNS], "response_radius_table")
+    require_frame(curves, ["run", "seed", *RESPONSE_COLUMNS], "response_radius_table")
     rows = []
     for (run, seed), curve in curves.groupby(["run", "seed"], sort=False):
         found = response_radius(curve, fraction)
@@ -189,7 +180,7 @@ def response_radius_summary(table: pd.DataFrame, variants: Mapping[str, str] | N
     Seeds whose x_l never reaches the target (radius NaN) are counted in ``n_beyond`` and left
     out of the mean, so the mean is over ``n_seeds - n_beyond`` seeds.
     """
-    _require(table, RADIUS_COLUMNS, "response_radius_summary")
+    require_frame(table, RADIUS_COLUMNS, "response_radius_summary")
     rows = []
     for run, group in table.groupby("run", sort=False):
         radius = group["radius"].astype(float)
@@ -210,7 +201,7 @@ def response_radius_summary(table: pd.DataFrame, variants: Mapping[str, str] | N
 
 def response_radius_markdown(summary: pd.DataFrame, fraction: float, caption: str) -> str:
     """Markdown of :func:`response_radius_summary` with a note on what the radius means."""
-    _require(summary, ["run", "radius", "radius_ci95", "n_seeds"], "response_radius_markdown")
+    require_frame(summary, ["run", "radius", "radius_ci95", "n_seeds"], "response_radius_markdown")
     note = (
         f"Smallest integer radius r at which a model's accuracy on x_l (the frequencies within r of "
         f"the spectrum's centre, rescaled as in training) reaches {fraction:g} × its clean accuracy; "
@@ -240,7 +231,7 @@ def response_figure(
     # Imported here: the per-model sweep jobs never draw, and seaborn/matplotlib cost seconds.
     from hfc.figures import _PALETTE, _t_interval, save_figure, sns  # also selects the Agg backend
 
-    _require(curves, ["run", "seed", *RESPONSE_COLUMNS], "response_figure")
+    require_frame(curves, ["run", "seed", *RESPONSE_COLUMNS], "response_figure")
     if not variants:
         raise ValueError("response_figure: no variants to draw")
     missing = [run for run in variants if run not in set(curves["run"])]

@@ -32,7 +32,7 @@ from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backe
 from hfc.frequency import rescale_by_max
 from hfc.smoothing import first_conv, kernel_smoothness, smooth_first_conv
 from hfc.svd import svd_split
-from hfc.tables import ci95_halfwidth
+from hfc.tables import ci95_halfwidth, require_frame
 
 __all__ = [
     "MODELS",
@@ -183,16 +183,6 @@ def attack_note(settings: Mapping) -> str:
     )
 
 
-def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} needs a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what}: frame lacks column(s) {missing}; it has {list(frame.columns)}")
-    if frame.empty:
-        raise ValueError(f"{what}: the frame is empty")
-
-
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(
         rho=frame["rho"].astype(float).round(_KEY_DIGITS), eps=frame["eps"].astype(float).round(_KEY_DIGITS)
@@ -207,7 +197,7 @@ def table2(attacks: pd.DataFrame) -> pd.DataFrame:
     ε or ρ it did not use). With several seeds ``accuracy`` is their mean and the frame also
     carries ``accuracy_ci95`` (95 % t-interval half-width) and ``n_seeds``.
     """
-    _require(attacks, ATTACK_COLUMNS, "table2")
+    require_frame(attacks, ATTACK_COLUMNS, "table2")
     bad = sorted(set(attacks["model"]) - set(MODELS))
     if bad:
         raise ValueError(f"table2: unknown model label(s) {bad}; expected {MODELS}")
@@ -255,7 +245,7 @@ def table2_markdown(table: pd.DataFrame, caption: str, attack_note: str = "", di
 
     ``caption`` says at which scale our numbers were made; ``attack_note`` how we attacked.
     """
-    _require(table, TABLE2_COLUMNS, "table2_markdown")
+    require_frame(table, TABLE2_COLUMNS, "table2_markdown")
     if not isinstance(caption, str) or not caption.strip():
         raise ValueError("table2_markdown: caption must be a non-empty string (dataset, model, scale)")
     table = _keyed(table)
@@ -380,7 +370,7 @@ def story_predictions(
 
 def story_summary(predictions: pd.DataFrame) -> dict:
     """count, n_test, rate, the three marginal rates and ``expected_by_chance`` (:func:`chance_count`)."""
-    _require(predictions, ["label", "pred_original", "pred_low", "pred_high", "selected"], "story_summary")
+    require_frame(predictions, ["label", "pred_original", "pred_low", "pred_high", "selected"], "story_summary")
     right = {b: (predictions[f"pred_{b}"] == predictions["label"]).to_numpy() for b in ("original", "low", "high")}
     n = len(predictions)
     count = int(predictions["selected"].sum())
@@ -559,7 +549,7 @@ def figure2(
     the model sees them (say ``rescaled`` when the pipeline max-rescaled LFC / HFC), clipped
     to [0, 1]; under each: the predicted class, its confidence and ✓/✗.
     """
-    _require(predictions, ["index", "label", "pred_original", "pred_low", "pred_high", "selected"], "figure2")
+    require_frame(predictions, ["index", "label", "pred_original", "pred_low", "pred_high", "selected"], "figure2")
     chosen = predictions[predictions["selected"]].head(max_samples)
     summary = story_summary(predictions)
     per_row = 2

@@ -19,6 +19,17 @@ BANDS = ("low", "high")
 _BAND_NAMES = {"low": "LFC", "high": "HFC"}
 
 
+def require_frame(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise unless ``frame`` is a non-empty DataFrame with ``columns`` (``what`` names the caller)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} needs a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: frame lacks column(s) {missing}; it has {list(frame.columns)}")
+    if frame.empty:
+        raise ValueError(f"{what}: the frame is empty")
+
+
 def _require_columns(metrics: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     if not isinstance(metrics, pd.DataFrame):
         raise TypeError(f"{what} needs a pandas DataFrame of metrics, got {type(metrics).__name__}")
