@@ -124,6 +124,7 @@ def test_strings_the_schema_allows_stay_strings(config):
         "configs/ci.yaml",
         "tests/configs/tiny.yaml",
         "configs/cifar10-proxy.yaml",
+        "configs/cifar10-check.yaml",
         "configs/imagenette.yaml",
         "configs/instrument/common.yaml",
     ],

@@ -1,5 +1,6 @@
 """The Snakemake workflow as a user runs it: dry runs, lint, format, errors, a tiny end-to-end run."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -196,7 +197,41 @@ def test_dry_run_cifar10_proxy_config(tmp_path, repo_root):
     result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout + result.stderr)
-    assert counts["train"] == 11 * 3 and counts["table1"] == 1  # 8 Table 1 runs, natural, shuffled, adversarial and counts["table2"] == 1
+    # 8 Table 1 runs, natural, shuffled and adversarial, for 3 seeds
+    assert counts["train"] == 11 * 3 and counts["table1"] == 1 and counts["table2"] == 1
+
+
+def test_dry_run_cifar10_check_config(tmp_path, repo_root):
+    # CI's real-image check: Table 1 alone on the same unpacked subset.
+    fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=tuple(fakedata.CIFAR10_CLASSES),
+                               n_train=25, n_test=50, size=(32, 32))  # fmt: skip
+    config = str(repo_root / "configs/cifar10-check.yaml")
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == 8 * 3 and counts["table1"] == 1 and "table2" not in counts and "claims" in counts
+
+
+def test_cifar10_check_is_skipped_with_a_message_without_the_subset(tmp_path, repo_root):
+    env = {**os.environ, "CIFAR10_TAR": str(tmp_path / "absent.tar"), "SNAKEMAKE": "false", "PYTHON": "false"}
+    result = subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
+                            capture_output=True, text=True, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "SKIPPED" in result.stdout and str(tmp_path / "absent.tar") in result.stdout
+    assert not (tmp_path / "out").exists()
+
+
+def test_cifar10_check_refuses_a_tar_without_the_subset_layout(tmp_path, repo_root):
+    import tarfile
+
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "a.txt").write_text("not images")
+    with tarfile.open(tmp_path / "wrong.tar", "w") as tar:
+        tar.add(tmp_path / "stuff", arcname="stuff")
+    env = {**os.environ, "CIFAR10_TAR": str(tmp_path / "wrong.tar"), "SNAKEMAKE": "false", "PYTHON": "false"}
+    result = subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
+                            capture_output=True, text=True, env=env)  # fmt: skip
+    assert result.returncode == 2 and "did not unpack into cifar10-jpeg/train" in result.stderr
 
 
 @pytest.mark.slow
