@@ -1,6 +1,5 @@
 """The attack suite (hfc.attack_suite), its checklist, its config keys and its claims (issue 12)."""
 
-import copy
 import subprocess
 import sys
 

@@ -1,7 +1,6 @@
 """hfc.data: every source of the torchvision datasets, imagefolder, the canonical file, subsets."""
 
 import gzip
-import logging
 import os
 from pathlib import Path
 

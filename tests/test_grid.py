@@ -1,7 +1,6 @@
 import copy
 
 import pytest
-import yaml
 
 from hfc import grid
 from hfc.config import load_config
