@@ -251,3 +251,28 @@ def test_planted_data_are_regenerated_when_their_settings_change(tmp_path, repo_
     changed = snakemake(["-n", target, "-s", str(repo_root / "Snakefile"), "--configfiles", *config(1)], tmp_path)
     output = changed.stdout + changed.stderr
     assert changed.returncode == 0 and "rule prepare_dataset" in output and "params" in output.lower()
+
+
+def test_cifar10_check_refuses_a_cut_or_foreign_tar_and_leaves_no_half_folder(tmp_path, repo_root):
+    import tarfile
+
+    fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=("a", "b"), n_train=20, n_test=10, size=(8, 8))
+    for png in (tmp_path / "cifar10-jpeg").rglob("*.png"):
+        png.rename(png.with_suffix(".jpg"))  # the script counts the subset's .jpg files
+    with tarfile.open(tmp_path / "good.tar", "w") as tar:
+        tar.add(tmp_path / "cifar10-jpeg", arcname="cifar10-jpeg")
+        members = [m for m in tar.getmembers() if m.isfile()]
+    data = (tmp_path / "good.tar").read_bytes()
+    inside = members[len(members) // 2].offset_data + 10
+    # cut inside a member or at a header: tar fails; a whole tar of another size: the count fails
+    for cut, message in (
+        (inside, "could not be unpacked"),
+        (members[len(members) // 2].offset, "could not be unpacked"),
+        (len(data), "holds 40 train / 20 test images; the CIFAR-10 JPEG subset has 5000 / 1000"),
+    ):
+        (tmp_path / "cut.tar").write_bytes(data[:cut])
+        env = {**os.environ, "CIFAR10_TAR": str(tmp_path / "cut.tar"), "SNAKEMAKE": "false", "PYTHON": "false"}
+        result = subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
+                                capture_output=True, text=True, env=env)  # fmt: skip
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert list((tmp_path / "out").iterdir()) == []

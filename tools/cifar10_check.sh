@@ -22,9 +22,19 @@ if [ ! -d "$out/cifar10-jpeg" ]; then
     # Unpacked beside, then moved into place: a run killed while unpacking leaves no half folder.
     scratch="$(mktemp -d "$out/.unpack.XXXXXX")"
     trap 'rm -rf "$scratch"' EXIT
-    tar -xf "$tarball" -C "$scratch"
+    if ! tar -xf "$tarball" -C "$scratch"; then
+        echo "error: $tarball could not be unpacked (truncated, or not a tar file): replace it with a good copy of the CIFAR-10 JPEG subset" >&2
+        exit 2
+    fi
     if [ ! -d "$scratch/cifar10-jpeg/train" ] || [ ! -d "$scratch/cifar10-jpeg/test" ]; then
         echo "error: $tarball did not unpack into cifar10-jpeg/train and cifar10-jpeg/test; is it the CIFAR-10 JPEG subset?" >&2
+        exit 2
+    fi
+    # A tar cut between two members unpacks without an error: count what arrived.
+    n_train=$(find "$scratch/cifar10-jpeg/train" -type f -name '*.jpg' | wc -l)
+    n_test=$(find "$scratch/cifar10-jpeg/test" -type f -name '*.jpg' | wc -l)
+    if [ "$n_train" != 5000 ] || [ "$n_test" != 1000 ]; then
+        echo "error: $tarball holds $n_train train / $n_test test images; the CIFAR-10 JPEG subset has 5000 / 1000: replace it with a good copy" >&2
         exit 2
     fi
     mv "$scratch/cifar10-jpeg" "$out/cifar10-jpeg"
