@@ -11,6 +11,7 @@ import gzip
 import math
 import pickle
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,17 +62,23 @@ def load_idx(name: str, directory: Path, scratch: Path) -> dict:
             raise Unusable(f"corrupt: {found[f'{split}_images']} holds {n_images} images but "
                             f"{found[f'{split}_labels']} holds {n_labels} labels")
 
-    cls = getattr(torchvision.datasets, cls_name)
     out = {}
-    for split, train in (("train", True), ("test", False)):
-        try:
-            ds = cls(root=str(scratch), train=train, download=False)
-        except Exception as error:  # noqa: BLE001 - the files passed our checks; say what torchvision said
-            raise Unusable(f"torchvision could not read it: {type(error).__name__}: {error}") from None
+    for split, ds in _torchvision_splits(getattr(torchvision.datasets, cls_name), scratch).items():
         out[f"{split}_images"] = ds.data.to(torch.uint8).unsqueeze(1).contiguous()
         out[f"{split}_labels"] = ds.targets.to(torch.int64).contiguous()
         out["classes"] = [str(c) for c in ds.classes]
     return out
+
+
+def _torchvision_splits(dataset_class: Callable[..., Any], scratch: Path) -> dict[str, Any]:
+    """torchvision's train and test datasets, read from ``scratch`` (whose files passed our checks)."""
+    splits = {}
+    for split, train in (("train", True), ("test", False)):
+        try:
+            splits[split] = dataset_class(root=str(scratch), train=train, download=False)
+        except Exception as error:  # noqa: BLE001 - the files passed our checks; say what torchvision said
+            raise Unusable(f"torchvision could not read it: {type(error).__name__}: {error}") from None
+    return splits
 
 
 def _gunzip(path: Path) -> bytes:
@@ -142,11 +149,7 @@ def load_cifar10(directory: Path, scratch: Path) -> dict:
     for name in names:
         (batches / name).symlink_to((directory / name).resolve())
     out = {}
-    for split, train in (("train", True), ("test", False)):
-        try:
-            ds = _cifar10_unverified(root=str(scratch), train=train, download=False)
-        except Exception as error:  # noqa: BLE001 - the files passed our checks; say what torchvision said
-            raise Unusable(f"torchvision could not read it: {type(error).__name__}: {error}") from None
+    for split, ds in _torchvision_splits(_cifar10_unverified, scratch).items():
         # torchvision gives N×H×W×C; we keep N×C×H×W
         out[f"{split}_images"] = torch.from_numpy(np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)))
         out[f"{split}_labels"] = torch.tensor(ds.targets, dtype=torch.int64)
