@@ -188,34 +188,35 @@ def test_planted_radius_must_be_among_the_radii(tmp_path, repo_root):
     assert "dataset.planted.radius 4 is not in frequency.radii [2, 6]" in result.stdout + result.stderr
 
 
-def test_dry_run_cifar10_proxy_config(tmp_path, repo_root):
-    # The config reads the CIFAR-10 JPEG subset unpacked into the run folder: a stand-in there
-    # as large as the config's evaluation and attack subsets (checked at parse time).
+@pytest.mark.parametrize(
+    "name, trainings, tables",
+    [
+        ("cifar10-proxy", 11 * 3, {"table1", "table2"}),  # 8 Table 1 runs, natural, shuffled, adversarial; 3 seeds
+        ("cifar10-check", 8 * 3, {"table1"}),  # CI's real-image check: Table 1 alone
+    ],
+)
+def test_dry_run_cifar10_configs(tmp_path, repo_root, name, trainings, tables):
+    # Both configs read the CIFAR-10 JPEG subset unpacked into the run folder: a stand-in there
+    # as large as the configs' evaluation and attack subsets (checked at parse time).
     fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=tuple(fakedata.CIFAR10_CLASSES),
                                n_train=25, n_test=50, size=(32, 32))  # fmt: skip
-    config = str(repo_root / "configs/cifar10-proxy.yaml")
+    config = str(repo_root / f"configs/{name}.yaml")
     result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout + result.stderr)
-    # 8 Table 1 runs, natural, shuffled and adversarial, for 3 seeds
-    assert counts["train"] == 11 * 3 and counts["table1"] == 1 and counts["table2"] == 1
+    assert counts["train"] == trainings and "claims" in counts
+    assert {t for t in ("table1", "table2") if counts.get(t) == 1} == tables
 
 
-def test_dry_run_cifar10_check_config(tmp_path, repo_root):
-    # CI's real-image check: Table 1 alone on the same unpacked subset.
-    fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=tuple(fakedata.CIFAR10_CLASSES),
-                               n_train=25, n_test=50, size=(32, 32))  # fmt: skip
-    config = str(repo_root / "configs/cifar10-check.yaml")
-    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", config], tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    counts = job_counts(result.stdout + result.stderr)
-    assert counts["train"] == 8 * 3 and counts["table1"] == 1 and "table2" not in counts and "claims" in counts
+def run_cifar10_check(tmp_path, repo_root, tarball):
+    """tools/cifar10_check.sh with snakemake and python replaced by `false` (only its unpacking runs)."""
+    env = {**os.environ, "CIFAR10_TAR": str(tarball), "SNAKEMAKE": "false", "PYTHON": "false"}
+    return subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env)  # fmt: skip
 
 
 def test_cifar10_check_is_skipped_with_a_message_without_the_subset(tmp_path, repo_root):
-    env = {**os.environ, "CIFAR10_TAR": str(tmp_path / "absent.tar"), "SNAKEMAKE": "false", "PYTHON": "false"}
-    result = subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
-                            capture_output=True, text=True, env=env)  # fmt: skip
+    result = run_cifar10_check(tmp_path, repo_root, tmp_path / "absent.tar")
     assert result.returncode == 0, result.stderr
     assert "SKIPPED" in result.stdout and str(tmp_path / "absent.tar") in result.stdout
     assert not (tmp_path / "out").exists()
@@ -228,9 +229,7 @@ def test_cifar10_check_refuses_a_tar_without_the_subset_layout(tmp_path, repo_ro
     (tmp_path / "stuff" / "a.txt").write_text("not images")
     with tarfile.open(tmp_path / "wrong.tar", "w") as tar:
         tar.add(tmp_path / "stuff", arcname="stuff")
-    env = {**os.environ, "CIFAR10_TAR": str(tmp_path / "wrong.tar"), "SNAKEMAKE": "false", "PYTHON": "false"}
-    result = subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
-                            capture_output=True, text=True, env=env)  # fmt: skip
+    result = run_cifar10_check(tmp_path, repo_root, tmp_path / "wrong.tar")
     assert result.returncode == 2 and "did not unpack into cifar10-jpeg/train" in result.stderr
 
 
@@ -271,8 +270,6 @@ def test_cifar10_check_refuses_a_cut_or_foreign_tar_and_leaves_no_half_folder(tm
         (len(data), "holds 40 train / 20 test images; the CIFAR-10 JPEG subset has 5000 / 1000"),
     ):
         (tmp_path / "cut.tar").write_bytes(data[:cut])
-        env = {**os.environ, "CIFAR10_TAR": str(tmp_path / "cut.tar"), "SNAKEMAKE": "false", "PYTHON": "false"}
-        result = subprocess.run(["bash", str(repo_root / "tools/cifar10_check.sh"), str(tmp_path / "out")],
-                                capture_output=True, text=True, env=env)  # fmt: skip
+        result = run_cifar10_check(tmp_path, repo_root, tmp_path / "cut.tar")
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert list((tmp_path / "out").iterdir()) == []
