@@ -34,7 +34,6 @@ import torch
 import torch.nn as nn
 
 from hfc.attacks import _mode, apgd, fgsm, pgd_restarts, square
-from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backend
 from hfc.smoothing import smooth_first_conv
 from hfc.tables import ci95_halfwidth, to_markdown
 
@@ -379,6 +378,10 @@ def suite_figure(table: pd.DataFrame, png, pdf, title: str = "") -> list[Path]:
     Every line starts at the clean accuracy (ε = 0). With several seeds the line is their mean
     and the band the 95 % t-interval. The ``ensemble`` (worst case of all) is drawn dashed black.
     """
+    # matplotlib and seaborn only when drawing: importing them costs every job and every
+    # parse of the Snakefile (hfc.analyses imports this module) seconds.
+    from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backend
+
     missing = [c for c in ("rho", *TABLE_COLUMNS) if c not in table.columns]
     if missing or table.empty:
         raise ValueError(f"suite_figure needs a non-empty table with columns rho, {TABLE_COLUMNS}; lacks {missing}")

@@ -44,8 +44,16 @@ def _package_of(root: Path, path: Path) -> str:
     return ".".join(parts[:-1])
 
 
-def _imports(root: Path, path: Path) -> set[str]:
+def _imports(root: Path, path: Path) -> frozenset[str]:
     """Dotted names of the ``hfc`` modules that ``path`` imports (candidates, resolved later)."""
+    stat = path.stat()
+    return _imports_of_version(root, path, stat.st_mtime_ns, stat.st_size)
+
+
+# Every rule asks for its script's fingerprint at parse time, and the scripts share most of
+# their modules: each file is parsed once per version (path, mtime, size), not once per rule.
+@lru_cache(maxsize=None)
+def _imports_of_version(root: Path, path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -60,14 +68,31 @@ def _imports(root: Path, path: Path) -> set[str]:
             names.add(base)
             # ``from hfc import data`` and ``from hfc.claims import registry`` name modules too.
             names.update(f"{base}.{a.name}" for a in node.names)
-    return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
+    return frozenset(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
+
+
+def _package_state(root: Path) -> tuple:
+    """(path, mtime, size) of every source file of the package: what the import graph reads."""
+    state = []
+    for path in sorted((root / PACKAGE).rglob("*.py")):
+        stat = path.stat()
+        state.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(state)
 
 
 def imported_modules(script: str | os.PathLike, root: str | os.PathLike) -> list[Path]:
     """Every ``hfc`` source file ``script`` reaches through imports; ``root`` holds ``hfc/``."""
     root = Path(root).resolve()
+    script = Path(script).resolve()
+    stat = script.stat()
+    # The Snakefile asks once per rule; the graph is walked again only when a file changed.
+    return list(_reached(script, stat.st_mtime_ns, stat.st_size, root, _package_state(root)))
+
+
+@lru_cache(maxsize=None)
+def _reached(script: Path, _mtime_ns: int, _size: int, root: Path, _state: tuple) -> tuple[Path, ...]:
     seen: set[Path] = set()
-    todo = [Path(script).resolve()]
+    todo = [script]
     while todo:
         path = todo.pop()
         for dotted in _imports(root, path):
@@ -78,7 +103,7 @@ def imported_modules(script: str | os.PathLike, root: str | os.PathLike) -> list
                 if found is not None and found not in seen:
                     seen.add(found)
                     todo.append(found)
-    return sorted(seen)
+    return tuple(sorted(seen))
 
 
 @lru_cache(maxsize=None)

@@ -24,6 +24,8 @@ PROCESS_MB = 800
 MARGIN = 1.3
 _F32 = 4
 _MB = 1 << 20
+# Models with at most this many bytes of parameters are measured on the CPU (see _measure).
+_REAL_RUN_BYTES = 256 * _MB
 
 
 @lru_cache(maxsize=None)
@@ -36,20 +38,35 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
     # On the meta device nothing is allocated: shapes only, so a huge width costs nothing here
     # (its job then fails with the allocator's own error, or is refused by SLURM).
     net = build_model(model, **kwargs, device="meta")
+    params = sum(p.numel() * p.element_size() for p in net.parameters())
+    device = "meta"
+    if params <= _REAL_RUN_BYTES:
+        # Arithmetic on the meta device makes torch import torch._dynamo (seconds, at every
+        # parse of the Snakefile); a model of ordinary size runs one real image on the CPU
+        # instead, with the same output shapes. fork_rng: building draws initial weights.
+        device = "cpu"
+        with torch.random.fork_rng(devices=[]):
+            net = build_model(model, **kwargs, device="cpu")
     total = 0
 
-    def hook(_module, _inputs, output):
-        nonlocal total
-        if isinstance(output, torch.Tensor):
-            total += output.numel() * output.element_size()
+    def counted(forward):
+        def wrapper(*args, **kwargs):
+            nonlocal total
+            output = forward(*args, **kwargs)
+            if isinstance(output, torch.Tensor):
+                total += output.numel() * output.element_size()
+            return output
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
+        return wrapper
+
+    # Each leaf's forward is wrapped on the instance rather than given a forward hook, which
+    # would make torch import torch._dynamo too.
+    for module in net.modules():
+        if not list(module.children()):
+            module.forward = counted(module.forward)
     size = kwargs["image_size"]
     with torch.no_grad():
-        net.eval()(torch.zeros(1, kwargs["in_channels"], size, size, device="meta"))
-    for handle in handles:
-        handle.remove()
-    params = sum(p.numel() * p.element_size() for p in net.parameters())
+        net.eval()(torch.zeros(1, kwargs["in_channels"], size, size, device=device))
     return total, params
 
 

@@ -28,7 +28,6 @@ import torch.nn as nn
 
 from hfc import paper
 from hfc.attacks import accuracy_under_attack
-from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backend
 from hfc.frequency import rescale_by_max
 from hfc.smoothing import first_conv, kernel_smoothness, smooth_first_conv
 from hfc.svd import svd_split
@@ -467,6 +466,10 @@ def figure7(models: Mapping[str, nn.Module], png, pdf, rho: float = FIGURE7_RHO)
     at 0 (smoothing with ρ = 1 scales weights by up to 9, so panels do not share one scale);
     the panel title gives the kernels' roughness scores.
     """
+    # matplotlib and seaborn only when drawing: importing them costs every job and every
+    # parse of the Snakefile (hfc.analyses imports this module) seconds.
+    from hfc.figures import _PALETTE, plt, save_figure  # also selects the Agg backend
+
     labels = [m for m in MODELS if m in models]
     if not labels:
         raise ValueError(f"figure7 needs at least one of {MODELS}, got {sorted(models)}")
@@ -549,6 +552,8 @@ def figure2(
     the model sees them (say ``rescaled`` when the pipeline max-rescaled LFC / HFC), clipped
     to [0, 1]; under each: the predicted class, its confidence and ✓/✗.
     """
+    from hfc.figures import _PALETTE, plt, save_figure  # only when drawing, as in figure7
+
     require_frame(predictions, ["index", "label", "pred_original", "pred_low", "pred_high", "selected"], "figure2")
     chosen = predictions[predictions["selected"]].head(max_samples)
     summary = story_summary(predictions)

@@ -180,3 +180,21 @@ def test_memory_estimates_cover_what_was_measured_at_paper_scale():
     small = dict(shape=(1, 28, 28), n_train=4000, n_test=2000, model="small_cnn",
                  build_kwargs={**kwargs, "in_channels": 1, "image_size": 28, "mean": [0.5], "std": [0.25], "width": 0.5})  # fmt: skip
     assert resources.mem_mb("train", radii=4, batch_size=100, **small) < trained / 4
+
+
+@pytest.mark.parametrize("model, width", [("small_cnn", 0.5), ("lenet", 1.0), ("alexnet", 0.25), ("vgg", 0.25), ("resnet18", 0.25)])
+def test_activation_sizes_on_the_cpu_equal_those_on_the_meta_device(monkeypatch, model, width):
+    """Ordinary models are measured on the CPU (faster to parse), huge ones on the meta device:
+    both must give the same bytes, and measuring must not move torch's random state."""
+    kwargs = dict(in_channels=3, num_classes=10, image_size=32, mean=[0.5] * 3, std=[0.25] * 3, width=width)
+    torch.manual_seed(5)
+    expected_draw = torch.rand(1).item()
+    resources._measure.cache_clear()
+    torch.manual_seed(5)
+    on_cpu = (resources.activation_bytes_per_image(model, kwargs), resources.parameter_bytes(model, kwargs))
+    assert torch.rand(1).item() == expected_draw  # building the CPU model drew no number from torch's RNG
+    resources._measure.cache_clear()
+    monkeypatch.setattr(resources, "_REAL_RUN_BYTES", 0)  # every model measured on the meta device
+    on_meta = (resources.activation_bytes_per_image(model, kwargs), resources.parameter_bytes(model, kwargs))
+    resources._measure.cache_clear()
+    assert on_cpu == on_meta and on_cpu[0] > 0 and on_cpu[1] > 0
