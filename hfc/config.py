@@ -37,6 +37,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key(s) {', '.join(map(repr, unexpected))} in {where}; allowed keys: {', '.join(allowed)}"
     if error.validator == "enum":
         return f"{key}: {error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern" and error.schema.get("description"):
+        wanted = " ".join(str(error.schema["description"]).split())
+        return f"{key}: {error.instance!r} is not allowed: {wanted}"
     if error.validator == "required":
         return f"{key}: {error.message}; add it to the config"
     hint = _number_hint(error.instance) if error.validator == "type" else ""
