@@ -388,3 +388,14 @@ def test_the_attacks_analysis_of_a_model_without_conv2d_says_why():
     settings = {"robustness": {"rhos": [0.0, 1.0], "suite": {"attacks": ["fgsm"], "eps": [0.05]}}}
     with pytest.raises(ValueError, match="mine: analysis 'attacks' smooths the kernels of the first nn.Conv2d.*has none"):
         analyses.analyse("attacks", model, torch.rand(3, 1, 8, 8), torch.arange(3), name="mine", seed=0, settings=settings)
+
+
+def test_an_imagefolder_of_one_class_is_refused_at_parse_time(tmp_path, small_cnn_weights):
+    from tests import fakedata
+
+    _, path = small_cnn_weights
+    fakedata.write_imagefolder(tmp_path / "imgs", classes=("only",), size=(28, 28), mode="L")
+    dataset = {"name": "imagefolder", "root": str(tmp_path / "imgs"), "image_size": 28}
+    entry = _small_cnn_entry(path, dataset=dataset, num_classes=10, class_map=[0])
+    with pytest.raises(external.ExternalModelError, match=r"\(name 'mine'\): dataset 'imagefolder' at .*imgs has 1 class folder\(s\) in train/"):
+        external.parse_external_models(_config(entry), load=False)
