@@ -73,3 +73,25 @@ def atomic_save(obj, path: str | os.PathLike) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def unwritable_folders(folder: str | os.PathLike, *, limit: int = 5) -> str | None:
+    """Why the workflow could not write into ``folder`` (absolute paths named), or None.
+
+    ``folder`` (e.g. ``results``) must be a folder, or creatable, and it and every folder under
+    it writable: a job that cannot write its output fails late, with a bare "Permission denied".
+    """
+    folder = Path(folder).absolute()
+    elsewhere = "run in a folder you can write (snakemake --directory <folder>)"
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file, not a folder: move it away, or {elsewhere}"
+    if not folder.exists():
+        parent = next(p for p in folder.parents if p.exists())
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"{folder} does not exist and cannot be created, as {parent} is not writable: {elsewhere}"
+        return None
+    bad = [Path(d) for d, _, _ in os.walk(folder) if not os.access(d, os.W_OK | os.X_OK)]
+    if not bad:
+        return None
+    shown = ", ".join(map(str, bad[:limit])) + (f", ... ({len(bad)} folders)" if len(bad) > limit else "")
+    return f"no write permission in {shown}: make them writable (chmod -R u+w {folder}), or {elsewhere}"
