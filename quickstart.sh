@@ -74,5 +74,18 @@ if [ "$mode" = test ]; then
     say "running the tests"
     exec "$venv/bin/python" -m pytest "$@"
 fi
+# Snakemake reads --configfile files itself and names neither the file nor the line of a YAML
+# error; check them first (hfc.config: file, line and fix; the schema on the merged config).
+configfiles=()
+collect=0
+for arg in "$@"; do
+    case $arg in
+        --configfile=* | --configfiles=*) configfiles+=("${arg#*=}") && collect=0 ;;
+        --configfile | --configfiles) collect=1 ;;
+        -*) collect=0 ;;
+        *) if [ "$collect" = 1 ]; then configfiles+=("$arg"); fi ;;
+    esac
+done
+"$venv/bin/python" -m hfc.config ${configfiles[@]+"${configfiles[@]}"} >/dev/null || exit 1
 say "running the workflow (results in results/)"
 exec "$venv/bin/snakemake" --cores "${HFC_CORES:-all}" "$@"

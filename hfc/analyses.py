@@ -8,8 +8,8 @@ external one (hfc.external): each returns a tidy frame with the model's name and
   the config rescales).
 - ``attacks``: :func:`hfc.attack_suite.smoothing_attack_table`, the smoothing × attack table
   under the whole suite of ``robustness.suite`` (FGSM, PGD with restarts, APGD-CE/DLR, Square,
-  and their worst case). A TorchScript model has no ``nn.Conv2d`` to smooth, so it gets the
-  unsmoothed row (ρ = 0) only.
+  and their worst case). It smooths the first ``nn.Conv2d``: a model without one (a TorchScript
+  archive, whose layers are compiled) is refused, and :mod:`hfc.external` refuses it at parse time.
 - ``fourier_heatmap``: :func:`hfc.fourier_heatmap.fourier_heatmap`.
 
 Nothing here reads workflow files; the workflow script ``model_analysis.py`` loads the model and
@@ -59,10 +59,6 @@ def story_counts(
         predictions = robustness.story_predictions(model, images, low, high, labels, batch_size)
         rows.append({"model": name, "seed": int(seed), "radius": radius, **robustness.story_summary(predictions)})
     return pd.DataFrame(rows)
-
-
-def _has_conv(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 def analysis_images(kind: str, settings: Mapping, default_size: int | None, default_seed: int):
@@ -119,12 +115,12 @@ def analyse(
         )  # fmt: skip
     if kind == "attacks":
         s = settings["robustness"]
-        rhos = s["rhos"]
-        if not _has_conv(model):
-            rhos = [0.0]
-            if log is not None:
-                log(f"{name}: no nn.Conv2d to smooth (a TorchScript model?): ρ = 0 only")
-        table = attack_suite.smoothing_attack_table(model, images, labels, s.get("suite") or {}, rhos, log=log)
+        if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+            raise ValueError(
+                f"{name}: analysis 'attacks' smooths the kernels of the first nn.Conv2d (paper §6.3), but the "
+                "model has none (a TorchScript archive's layers are compiled); leave 'attacks' out for it"
+            )
+        table = attack_suite.smoothing_attack_table(model, images, labels, s.get("suite") or {}, s["rhos"], log=log)
         for column, value in (("model", name), ("seed", int(seed)), ("run", name)):
             table.insert(0, column, value)
         return table

@@ -37,19 +37,36 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key(s) {', '.join(map(repr, unexpected))} in {where}; allowed keys: {', '.join(allowed)}"
     if error.validator == "enum":
         return f"{key}: {error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "pattern" and error.schema.get("description"):
+        wanted = " ".join(str(error.schema["description"]).split())
+        return f"{key}: {error.instance!r} is not allowed: {wanted}"
     if error.validator == "required":
         return f"{key}: {error.message}; add it to the config"
-    hint = _number_hint(error.instance) if error.validator == "type" else ""
+    hint = _number_hint(error.instance, error.validator_value) if error.validator == "type" else ""
     return f"{key}: {error.message}{hint}"
 
 
-def _number_hint(value) -> str:
-    """YAML 1.1 reads ``1e-3`` (no dot in the mantissa) as a string; say how to write it."""
-    if not isinstance(value, str):
+def _number_hint(value, expected="number") -> str:
+    """How to write a number the schema's type wants.
+
+    YAML 1.1 reads ``1e-3`` (no dot in the mantissa) as a string; a key that takes a whole
+    number (type integer, not number) gets 1 or 2 for 1.5, and 2 for 2.0 or "2e0".
+    """
+    types = {expected} if isinstance(expected, str) else set(expected)
+    whole_only = "integer" in types and "number" not in types
+    if isinstance(value, bool) or not isinstance(value, (str, float)):
         return ""
     try:
         number = float(value)
     except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if whole_only:
+        if number.is_integer():
+            return f" (this key takes a whole number: write {int(number)})"
+        return f" (this key takes a whole number, such as {math.floor(number)} or {math.ceil(number)})"
+    if not isinstance(value, str):
         return ""
     dotted = re.sub(r"^([+-]?\d+)([eE])", r"\1.0\2", value.strip())
     also = f" or {dotted}" if dotted != value.strip() else ""
@@ -120,29 +137,99 @@ def check_config(config: dict) -> None:
         raise ConfigError(f"invalid config ({len(problems)} problem(s)):\n{lines}")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last)."""
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
-    def construct_mapping(self, node, deep=False):
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last).
+
+    Merge keys (``<<: *anchor``, ``<<: [*a, *b]``) work as in YAML: the mapping's own keys
+    override the merged ones. Only keys written twice in one mapping are refused, checked in
+    every mapping (merged ones too) before PyYAML flattens the merges into it.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def _check_unique(self, node: yaml.MappingNode) -> None:
+        if id(node) in self._checked:
+            return
+        self._checked.add(id(node))
         seen: dict = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    if isinstance(source, yaml.MappingNode):
+                        self._check_unique(source)
+                continue
+            key = self.construct_object(key_node)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: PyYAML's own error names it
+                continue
+            if first is not None:
                 raise ConfigError(
                     f"duplicate key {key!r} at line {key_node.start_mark.line + 1} (first at line "
-                    f"{seen[key] + 1}); YAML would silently keep only the last value: delete one of them"
+                    f"{first + 1}); YAML would silently keep only the last value: delete one of them"
                 )
             seen[key] = key_node.start_mark.line
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self._check_unique(node)
         return super().construct_mapping(node, deep=deep)
 
 
 def check_yaml_file(path: str | Path) -> dict:
-    """Load a config file, refusing duplicated keys (with the file and line in the message)."""
+    """Load a config file, refusing duplicated keys; every error names the file (and line) and the fix."""
     try:
-        with open(path) as handle:
-            return yaml.load(handle, Loader=_UniqueKeyLoader)
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.load(handle, Loader=_UniqueKeyLoader)
     except ConfigError as error:
         raise ConfigError(f"config file {path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config file {path} is not a text file: byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start} is not UTF-8. Give a YAML config file (like config.yaml or configs/paper.yaml)"
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        raise ConfigError(_syntax_message(path, error)) from None
+    except yaml.YAMLError as error:  # e.g. a control character (ReaderError)
+        text = " ".join(str(error).split())
+        raise ConfigError(f"config file {path} is not YAML text: {text}; give a YAML config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory; give the path of a YAML file") from None
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read: {error.strerror}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"config file {path} holds a YAML {type(loaded).__name__}, not a mapping of keys (section: values); "
+            "a config starts with top-level keys such as dataset:, training:"
+        )
+    return loaded
+
+
+def _syntax_message(path: str | Path, error: yaml.MarkedYAMLError) -> str:
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "an unknown line"
+    what = "; ".join(part for part in (error.context, error.problem) if part)
+    line = ""
+    if mark is not None:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            line = lines[mark.line].rstrip() if mark.line < len(lines) else ""
+        except (OSError, UnicodeDecodeError):
+            pass
+    shown = f"; that line reads: {line!r}" if line else ""
+    tabs = " (YAML indents with spaces, never tabs)" if "\t" in line else ""
+    return (
+        f"config file {path}: YAML syntax error at {where}: {what}{shown}. Fix that line (or the one before "
+        f"it: an unclosed bracket or quote, a wrong indentation, a missing space after ':'){tabs}"
+    )
 
 
 def _fill_defaults(schema: dict, instance: dict) -> None:
@@ -230,3 +317,42 @@ def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple 
     if problems:
         lines = "\n".join(f"  - {problem}" for problem in problems)
         raise ConfigError(f"invalid config ({len(problems)} problem(s)):\n{lines}")
+
+
+def _overlay(base: dict, over: dict) -> dict:
+    """``over`` laid over ``base`` section by section, as Snakemake lays a --configfile over the default."""
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _overlay(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m hfc.config [FILE ...]``: check config files as the workflow will read them.
+
+    Snakemake reads a ``--configfile`` itself before the workflow starts, and says only "Config
+    file is not valid JSON or YAML" for a syntax error (no file, no line) and raises a bare
+    UnicodeDecodeError for a binary file. This reads each file with :func:`check_yaml_file`
+    (file, line and fix in every message; duplicated keys refused), lays them over the default
+    config.yaml in order and checks the result against the schema. Exit status 0 when all is well.
+    """
+    import sys
+
+    files = list(sys.argv[1:] if argv is None else argv)
+    default = SCHEMA_PATH.parent.parent / "config.yaml"
+    try:
+        merged = check_yaml_file(default) if default.is_file() else {}
+        for path in files:
+            _overlay(merged, check_yaml_file(path))
+        check_config(merged)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"config OK: {', '.join(map(str, files)) or default}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,9 +12,17 @@ build it and where its weights are; :func:`parse_external_models` turns the list
   with TorchScript's own unpickler, never arbitrary Python objects);
 - the weights fit the architecture (``load_state_dict(strict=True)``: missing and unexpected
   keys, and shape mismatches, are named);
-- a forward pass on one dummy input of ``input_size`` works and gives as many outputs as the
-  model should have (``num_classes``), and the class mapping fits the dataset's classes and the
-  model's outputs;
+- no weight or buffer is NaN or infinite;
+- a forward pass on a small batch of different inputs of ``input_size`` (black, white, grey, a
+  gradient, noise) works, gives one row per input with as many outputs as the model should have
+  (``num_classes``), all finite, and not the same row for every input (a model that ignores its
+  input would report chance accuracy in every analysis);
+- the class mapping fits the dataset's classes and the model's outputs, and gives every dataset
+  class its own output (``class_map_allow_duplicates: true`` accepts a shared one);
+- the name is a plain folder name (not ``.`` or ``..``), since results go to
+  ``results/external/<name>/``;
+- the ``attacks`` analysis, which smooths the first ``nn.Conv2d``, is asked only of a model
+  that has one (never of a TorchScript archive, whose layers are compiled);
 - the dataset's image shape matches ``input_size`` where the shape is known before loading the
   data (the project's datasets; ImageFolder with ``image_size``); otherwise
   :func:`check_images` checks it in the model's first job, before anything is evaluated.
@@ -27,6 +35,7 @@ classes, in the dataset's order, so argmax is a dataset class index.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -36,8 +45,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hfc.files import UnreadableFileError, load_tensors
-from hfc.models import MODELS, Normalize, build_model
+from hfc.files import UnreadableFileError, load_tensors, not_a_file
+from hfc.models import MODELS, Normalize, build_model, first_conv
 
 __all__ = [
     "ANALYSES",
@@ -54,6 +63,9 @@ __all__ = [
 ANALYSES = ("frequency_response", "figure2_count", "attacks", "fourier_heatmap")
 TORCHVISION_PREFIX = "torchvision:"
 _DATASET_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10}
+# A plain folder name under results/external/ (the schema's pattern, and not "." or "..").
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+PROBE_BATCH = 8
 
 
 class ExternalModelError(ValueError):
@@ -168,8 +180,11 @@ def _body(spec: ExternalModel) -> nn.Module:
 def load_external(spec: ExternalModel, device: torch.device | str = "cpu") -> nn.Module:
     """The model of ``spec`` in eval mode: Normalize → body (→ ClassSelect), weights loaded."""
     path = Path(spec.weights)
-    if not path.is_file():
+    problem = not_a_file(path)
+    if problem == "does not exist":
         raise _error(spec.where, f"weights file {path} is missing (paths are read from the working directory)")
+    if problem is not None:
+        raise _error(spec.where, f"weights {path} {problem} (the .pt/.pth state_dict or TorchScript archive)")
     if spec.architecture == "torchscript":
         if not is_torchscript(path):
             raise _error(spec.where, f"weights file {path} is not a TorchScript archive (torch.jit.save)")
@@ -194,6 +209,7 @@ def load_external(spec: ExternalModel, device: torch.device | str = "cpu") -> nn
                 spec.where,
                 f"weights file {path} does not fit architecture {spec.architecture!r}: {_short(error)}",
             ) from None
+    _check_finite_weights(spec, body, path)
     layers: OrderedDict[str, nn.Module] = OrderedDict(normalize=Normalize(list(spec.mean), list(spec.std)), net=body)
     if spec.class_map is not None:
         layers["select"] = ClassSelect(spec.class_map)
@@ -205,24 +221,97 @@ def _short(error: Exception, limit: int = 900) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def _dummy_forward(spec: ExternalModel, model: nn.Module) -> None:
+def _check_finite_weights(spec: ExternalModel, body: nn.Module, path: Path) -> None:
+    tensors = [*body.named_parameters(), *body.named_buffers()]
+    bad = [name for name, t in tensors if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f", ... ({len(bad)} tensors)" if len(bad) > 5 else "")
+        raise _error(
+            spec.where,
+            f"weights file {path} holds NaN or infinite values in {shown}: the model's outputs would be NaN and "
+            "every analysis would report chance accuracy; training diverged or the file is damaged: use "
+            "another checkpoint",
+        )
+
+
+def probe_inputs(input_size: Sequence[int], n: int = PROBE_BATCH) -> torch.Tensor:
+    """``n`` (>= 5) different images in [0, 1]: black, white, grey, a horizontal gradient, noise."""
+    c, h, w = input_size
+    noise = torch.rand((n - 4, c, h, w), generator=torch.Generator().manual_seed(0))
+    ramp = torch.linspace(0, 1, w).expand(1, c, h, w)
+    return torch.cat([torch.zeros(1, c, h, w), torch.ones(1, c, h, w), torch.full((1, c, h, w), 0.5), ramp, noise])
+
+
+def _probe(spec: ExternalModel, model: nn.Module) -> None:
+    """Refuse a model whose outputs on a small batch of different inputs are unusable."""
+    inputs = probe_inputs(spec.input_size)
+    n = len(inputs)
+    what = f"a batch of {n} different inputs (black, white, grey, a gradient, noise) of input_size {list(spec.input_size)}"
     try:
         with torch.no_grad():
-            out = model(torch.full((1, *spec.input_size), 0.5))
+            out = model(inputs)
     except Exception as error:  # noqa: BLE001 - shape errors come as RuntimeError, ValueError ...
         raise _error(
             spec.where,
-            f"a forward pass on one input of input_size {list(spec.input_size)} fails ({type(error).__name__}: "
+            f"a forward pass on {what} fails ({type(error).__name__}: "
             f"{_short(error, 400)}); check input_size against what the architecture takes",
         ) from None
     expected = len(spec.class_map) if spec.class_map is not None else spec.num_classes
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, expected):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if not isinstance(out, torch.Tensor) or not out.is_floating_point():
+        kind = f"a {out.dtype} tensor" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise _error(spec.where, f"the model returns {kind} for {what}; it must return a float tensor of logits")
+    if out.ndim != 2 or out.shape[0] != n:
         raise _error(
             spec.where,
-            f"the model gives output {shape} for one input, expected (1, {expected}): set num_classes to the "
-            "model's number of outputs (and class_map when it differs from the dataset's classes)",
+            f"the model gives output {tuple(out.shape)} for {what}: it must give one row of logits per input, "
+            f"({n}, {expected}); a model that reduces or indexes over the batch would be scored on the wrong images",
         )
+    if out.shape[1] != expected:
+        raise _error(
+            spec.where,
+            f"the model gives output {tuple(out.shape)} for {n} inputs, expected ({n}, {expected}): set num_classes "
+            "to the model's number of outputs (and class_map when it differs from the dataset's classes)",
+        )
+    finite = torch.isfinite(out).all(dim=1)
+    if not bool(finite.all()):
+        raise _error(
+            spec.where,
+            f"the model's outputs are NaN or infinite for {int((~finite).sum())} of {what}: every analysis would "
+            "report chance accuracy; check the weights, mean and std (a std of 0?) and the architecture",
+        )
+    spread = float((out - out[:1]).abs().amax())
+    if spread <= 1e-6 * max(1.0, float(out.abs().amax())):
+        raise _error(
+            spec.where,
+            f"the model gives the same output for all of {what}: it ignores its input, so every analysis "
+            "would report one class for every image (chance accuracy); check the weights (all zero, or saved "
+            "before training?)",
+        )
+
+
+def check_smoothable(spec: ExternalModel, model: nn.Module | None = None) -> None:
+    """Refuse analysis ``attacks`` for a model whose first nn.Conv2d cannot be smoothed."""
+    if "attacks" not in spec.analyses:
+        return
+    others = [a for a in spec.analyses if a != "attacks"]
+    fix = f"remove 'attacks' from analyses (analyses: [{', '.join(others)}])" if others else "remove 'attacks'"
+    if spec.architecture == "torchscript":
+        raise _error(
+            spec.where,
+            "analysis 'attacks' (the kernel-smoothing × attack table, paper §6.3) smooths the kernels of the "
+            "model's first nn.Conv2d, but a TorchScript archive is compiled: its layers are not nn.Conv2d "
+            f"modules whose weights can be changed. Either {fix}, or give the weights as a state_dict with "
+            f"the architecture that built them (a project model or '{TORCHVISION_PREFIX}<name>')",
+        )
+    if model is not None:
+        try:
+            first_conv(model)
+        except ValueError:
+            raise _error(
+                spec.where,
+                f"analysis 'attacks' (the kernel-smoothing × attack table, paper §6.3) smooths the kernels of "
+                f"the model's first nn.Conv2d, but architecture {spec.architecture!r} has none: {fix}",
+            ) from None
 
 
 def _dataset_classes(dataset: Mapping) -> int | None:
@@ -252,6 +341,12 @@ def parse_external_models(config: Mapping, *, load: bool = True) -> list[Externa
         if name in seen:
             raise _error(where, f"the name is already used by external_models[{seen[name]}]; names must be unique")
         seen[name] = i
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or set(name) == {"."}:
+            raise _error(
+                where,
+                "name must be a plain folder name (results go to results/external/<name>/): letters, digits, "
+                "'_', '-' and '.', and not only dots ('.' and '..' would write outside that folder)",
+            )
         channels, height, width = (int(v) for v in entry["input_size"])
         mean = tuple(float(v) for v in entry["mean"])
         std = tuple(float(v) for v in entry["std"])
@@ -286,6 +381,13 @@ def parse_external_models(config: Mapping, *, load: bool = True) -> list[Externa
                     "with image_size) or fix input_size",
                 )
         classes = _dataset_classes(dataset)
+        if classes is not None and classes < 2:
+            raise _error(
+                where,
+                f"dataset {dataset['name']!r} at {dataset['root']} has {classes} class folder(s) in train/: a "
+                "classifier needs at least two classes (with one, every prediction is right and the accuracy "
+                "is 1.0); add a folder per class",
+            )
         class_map = entry.get("class_map")
         num_classes = entry.get("num_classes")
         if num_classes is None:
@@ -304,6 +406,16 @@ def parse_external_models(config: Mapping, *, load: bool = True) -> list[Externa
             bad = [k for k in class_map if not 0 <= k < num_classes]
             if bad:
                 raise _error(where, f"class_map entries {bad} are not outputs of a model with num_classes {num_classes}")
+            shared = {k: [c for c, v in enumerate(class_map) if v == k] for k in class_map if class_map.count(k) > 1}
+            if shared and not entry.get("class_map_allow_duplicates", False):
+                listed = "; ".join(f"dataset classes {c} -> output {k}" for k, c in shared.items())
+                raise _error(
+                    where,
+                    f"class_map gives two or more dataset classes the same model output ({listed}): argmax can "
+                    "only ever pick the first of them, so the others are never predicted and their images always "
+                    "count as wrong. Give each dataset class its own output, or set "
+                    "class_map_allow_duplicates: true if that is what you mean",
+                )
         elif classes is not None and num_classes != classes:
             raise _error(
                 where,
@@ -327,8 +439,11 @@ def parse_external_models(config: Mapping, *, load: bool = True) -> list[Externa
             analyses=tuple(entry.get("analyses", ANALYSES)),
             build=build,
         )
+        check_smoothable(spec)
         if load:
-            _dummy_forward(spec, load_external(spec))
+            model = load_external(spec)
+            check_smoothable(spec, model)
+            _probe(spec, model)
         specs.append(spec)
     return specs
 

@@ -8,7 +8,7 @@ from snakemake.utils import validate
 # The Snakefile imports hfc from this checkout even when the package is not installed.
 sys.path.insert(0, workflow.basedir)
 
-from hfc import grid, provenance, resources  # noqa: E402
+from hfc import files as hfc_files, grid, provenance, resources  # noqa: E402
 from hfc.config import (  # noqa: E402
     ConfigError,
     check_config,
@@ -34,6 +34,12 @@ except ConfigError as error:
 
 
 validate(config, "../hfc/config_schema.yaml")
+
+# Every job writes under results/: a folder it cannot write would fail a job late, with a bare
+# "Permission denied". Said here, before any job, with the folders named.
+_unwritable = hfc_files.unwritable_folders("results")
+if _unwritable is not None:
+    raise WorkflowError(f"the results folder cannot be written: {_unwritable}")
 
 DATASET = config["dataset"]["name"]
 DATASET_ROOT = config["dataset"].get("root")

@@ -161,3 +161,73 @@ def test_instrument_overlays_change_only_the_band_and_the_expected_claims(repo_r
     merged = yaml.safe_load((repo_root / "configs/instrument/common.yaml").read_text())
     update_config(merged, overlay)
     assert validate_config(merged)["dataset"]["planted"]["band"] == band
+
+
+# ----------------------------------------------------------------------------- config files (issue 21)
+
+
+def test_yaml_merge_keys_are_read_and_duplicated_keys_still_refused(tmp_path):
+    from hfc.config import check_yaml_file
+
+    good = tmp_path / "merge.yaml"
+    good.write_text("base: &b\n  epochs: 2\n  lr: 0.01\ntraining:\n  <<: *b\n  epochs: 3\nlist:\n  <<: [*b]\n")
+    loaded = check_yaml_file(good)
+    assert loaded["training"] == {"epochs": 3, "lr": 0.01} and loaded["list"] == {"epochs": 2, "lr": 0.01}
+    for text, line in [
+        ("training:\n  <<: {epochs: 2}\n  epochs: 3\n  epochs: 4\n", 4),  # written twice beside a merge
+        ("base: &b\n  epochs: 2\n  epochs: 3\ntraining:\n  <<: *b\n", 3),  # twice in the anchored mapping
+        ("training:\n  <<: {epochs: 2,\n      epochs: 3}\n", 3),  # twice in a mapping only merged
+    ]:
+        path = tmp_path / "dup.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=rf"config file .*dup.yaml: duplicate key 'epochs' at line {line}"):
+            check_yaml_file(path)
+
+
+def test_unreadable_config_files_name_the_file_line_and_fix(tmp_path):
+    from hfc.config import check_yaml_file
+
+    binary = tmp_path / "model.pt"
+    binary.write_bytes(b"PK\x03\x04\xaa\xff\x00\x01")
+    with pytest.raises(ConfigError, match=r"config file .*model.pt is not a text file: byte 0xaa at offset 4"):
+        check_yaml_file(binary)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("training:\n  epochs: 3\n   lr: [1\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: YAML syntax error at line 3, column 6: .*reads: '   lr: \[1'"):
+        check_yaml_file(broken)
+    tabs = tmp_path / "tabs.yaml"
+    tabs.write_text("training:\n\tepochs: 3\n")
+    with pytest.raises(ConfigError, match=r"line 2, column 1.*never tabs"):
+        check_yaml_file(tabs)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- dataset\n")
+    with pytest.raises(ConfigError, match="holds a YAML list, not a mapping of keys"):
+        check_yaml_file(listed)
+
+
+def test_a_whole_number_key_given_a_fraction_gets_a_whole_number_hint(config):
+    bad = copy.deepcopy(config)
+    bad["training"]["epochs"] = 1.5
+    with pytest.raises(ConfigError) as error:
+        check_config(bad)
+    message = str(error.value)
+    assert "training.epochs: 1.5 is not of type 'integer' (this key takes a whole number, such as 1 or 2)" in message
+    assert "write 1.5" not in message
+    merged = command_line(config, "training={epochs: 1.5}")
+    coerce_command_line_values(merged)
+    with pytest.raises(ConfigError, match=r"training.epochs: '1.5' is not of type 'integer' \(this key takes a whole number, such as 1 or 2\)"):
+        check_config(merged)
+
+
+def test_the_config_checker_command_reads_files_as_the_workflow_does(tmp_path, capsys):
+    from hfc.config import main
+
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text("t: &t\n  epochs: 2\n")
+    assert main([str(overlay)]) == 1  # 't' is not a config key
+    assert "unknown key(s) 't' in the top level" in capsys.readouterr().err
+    overlay.write_text("training:\n  epochs: 2\n  lr: 0.001\nevaluation: {batch_size: 64}\n")
+    assert main([str(overlay)]) == 0
+    overlay.write_text("training:\n  epochs: [2\n")
+    assert main([str(overlay)]) == 1
+    assert "mine.yaml: YAML syntax error at line 3" in capsys.readouterr().err

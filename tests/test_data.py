@@ -387,13 +387,65 @@ def test_imagefolder_size_mismatch_names_file_size_and_fix(tmp_path):
     assert "dataset.image_size" in message
 
 
-def test_imagefolder_test_split_uses_train_classes(tmp_path):
+@pytest.mark.parametrize("folder", ["removed", "empty"])
+def test_imagefolder_a_train_class_without_test_images_is_refused(tmp_path, folder):
     fakedata.write_imagefolder(tmp_path, classes=("a", "b", "c"), n_train=2, n_test=1)
-    for path in (tmp_path / "test" / "a").iterdir():
+    for path in (tmp_path / "test" / "b").iterdir():
         path.unlink()
-    (tmp_path / "test" / "a").rmdir()
-    loaded = load_dataset("imagefolder", root=tmp_path)
-    assert loaded["test_labels"].tolist() == [1, 2]
+    if folder == "removed":
+        (tmp_path / "test" / "b").rmdir()
+    with pytest.raises(DatasetError, match=r"class\(es\) \['b'\] have training images .* but no images in .*test"):
+        load_dataset("imagefolder", root=tmp_path)
+
+
+def test_imagefolder_a_single_class_is_refused(tmp_path):
+    fakedata.write_imagefolder(tmp_path, classes=("only",))
+    with pytest.raises(DatasetError, match=r"train has one class folder only \('only'\).*accuracy is 1.0"):
+        load_dataset("imagefolder", root=tmp_path)
+
+
+@pytest.mark.parametrize("link", ["folder into another class", "image of another class", "into the test split"])
+def test_imagefolder_symlinks_that_would_give_wrong_labels_are_refused(tmp_path, link):
+    written = fakedata.write_imagefolder(tmp_path, classes=("cat", "dog"), size=(6, 6))
+    if link == "folder into another class":
+        made = tmp_path / "train" / "cat" / "more"
+        made.symlink_to(tmp_path / "train" / "dog", target_is_directory=True)
+    elif link == "image of another class":
+        made = tmp_path / "train" / "cat" / "extra.png"
+        made.symlink_to(written["paths"]["train"][-1])
+    else:
+        made = tmp_path / "train" / "dog" / "leak"
+        made.symlink_to(tmp_path / "test" / "dog", target_is_directory=True)
+    with pytest.raises(DatasetError, match=rf"{made}.*(same file|reached through a symlink).*remove the symlink"):
+        load_dataset("imagefolder", root=tmp_path)
+
+
+def test_imagefolder_a_symlinked_folder_of_the_same_class_is_read_and_counted(tmp_path):
+    from hfc.data import dataset_sizes
+
+    fakedata.write_imagefolder(tmp_path / "data", classes=("cat", "dog"), size=(6, 6))
+    extra = fakedata.write_png(tmp_path / "elsewhere" / "x.png", np.full((6, 6, 3), 9, dtype=np.uint8))
+    (tmp_path / "data" / "train" / "cat" / "more").symlink_to(extra.parent, target_is_directory=True)
+    loaded = load_dataset("imagefolder", root=tmp_path / "data")
+    assert len(loaded["train_labels"]) == 7 and loaded["train_labels"].tolist().count(0) == 4
+    assert dataset_sizes("imagefolder", tmp_path / "data") == (7, 4)  # the parse-time count agrees
+
+
+def test_imagefolder_one_colour_image_does_not_turn_a_greyscale_dataset_into_rgb(tmp_path):
+    fakedata.write_imagefolder(tmp_path, mode="L", size=(6, 6))
+    grey_as_rgb = np.repeat(np.arange(36, dtype=np.uint8).reshape(6, 6, 1), 3, axis=2)
+    fakedata.write_png(tmp_path / "train" / "cat" / "rgb.png", grey_as_rgb)
+    loaded = load_dataset("imagefolder", root=tmp_path)  # a grey image saved as RGB: read as grey
+    assert loaded["train_images"].shape[1] == 1 and torch.equal(loaded["train_images"][3, 0], torch.from_numpy(grey_as_rgb[..., 0]))
+    for mode in ("RGB", "RGBA"):
+        colour = np.zeros((6, 6, len(mode)), dtype=np.uint8)
+        colour[..., 0] = 200
+        colour[..., -1] = 255
+        path = tmp_path / "test" / "dog" / f"colour-{mode}.png"
+        fakedata.write_png(path, colour)
+        with pytest.raises(DatasetError, match=rf"greyscale dataset .* 1 image\(s\) have colour: {path} \({mode}\)"):
+            load_dataset("imagefolder", root=tmp_path)
+        path.unlink()
 
 
 def test_imagefolder_unknown_test_class(tmp_path):

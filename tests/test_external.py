@@ -83,7 +83,7 @@ def test_torchscript_archive_loads(tmp_path):
     path = tmp_path / "net.ts"
     torch.jit.save(torch.jit.script(net), str(path))
     entry = {"name": "ts", "architecture": "torchscript", "weights": str(path), "input_size": [1, 28, 28],
-             "mean": [0.0], "std": [1.0]}  # fmt: skip
+             "mean": [0.0], "std": [1.0], "analyses": ["frequency_response", "figure2_count", "fourier_heatmap"]}  # fmt: skip
     (spec,) = external.parse_external_models(_config(entry))
     x = torch.rand(2, 1, 28, 28)
     assert torch.allclose(external.load_external(spec)(x), net(x), atol=1e-6)
@@ -97,6 +97,108 @@ def test_torchscript_archive_loads(tmp_path):
 
 
 # ----------------------------------------------------------------------------- bad input
+
+
+def test_torchscript_with_the_attacks_analysis_is_refused_at_parse_time_saying_why(tmp_path):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 28 * 28, 10)).eval()
+    path = tmp_path / "net.ts"
+    torch.jit.save(torch.jit.script(net), str(path))
+    entry = {"name": "ts", "architecture": "torchscript", "weights": str(path), "input_size": [1, 28, 28],
+             "mean": [0.0], "std": [1.0]}  # fmt: skip  (default analyses: all four, attacks included)
+    for load in (True, False):
+        with pytest.raises(external.ExternalModelError) as info:
+            external.parse_external_models(_config(entry), load=load)
+        message = str(info.value)
+        assert "(name 'ts'): analysis 'attacks'" in message and "TorchScript archive is compiled" in message
+        assert "analyses: [frequency_response, figure2_count, fourier_heatmap]" in message
+
+
+class _Constant(nn.Module):
+    """A model whose output does not depend on its input."""
+
+    def forward(self, x):
+        return torch.zeros(len(x), 10)
+
+
+class _FirstRowOnly(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+        self.fc = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).flatten(1))[:1]  # fewer rows than inputs
+
+
+class _NaNForBright(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1)) / (x.flatten(1).amax(1, keepdim=True) < 1).float()  # inf for the white image and the gradient
+
+
+@pytest.mark.parametrize(
+    "module, expected",
+    [
+        (_Constant(), r"gives the same output for all of a batch of 8 different inputs .* ignores its input"),
+        (_FirstRowOnly(), r"gives output \(1, 10\) for a batch of 8 .*one row of logits per input"),
+        (_NaNForBright(), "outputs are NaN or infinite for 2 of a batch of 8"),
+    ],
+)
+def test_models_whose_outputs_are_nonsense_are_refused(tmp_path, module, expected):
+    torch.manual_seed(0)
+    path = tmp_path / "net.ts"
+    torch.jit.save(torch.jit.script(module.eval()), str(path))
+    entry = {"name": "bad", "architecture": "torchscript", "weights": str(path), "input_size": [1, 28, 28],
+             "mean": [0.0], "std": [1.0], "analyses": ["frequency_response"]}  # fmt: skip
+    with pytest.raises(external.ExternalModelError, match=r"external_models\[0\] \(name 'bad'\): the model.* " + expected):
+        external.parse_external_models(_config(entry))
+
+
+def test_non_finite_weights_are_named(tmp_path, small_cnn_weights):
+    model, _ = small_cnn_weights
+    state = model.net.state_dict()
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.ndim == 4)
+    state[key] = state[key].clone()
+    state[key][0, 0, 0, 0] = float("nan")
+    path = tmp_path / "nan.pt"
+    torch.save(state, path)
+    with pytest.raises(external.ExternalModelError, match=rf"nan.pt holds NaN or infinite values in {key}"):
+        external.parse_external_models(_config(_small_cnn_entry(path)))
+
+
+def test_a_class_map_sharing_an_output_is_refused_unless_asked(small_cnn_weights):
+    _, path = small_cnn_weights
+    shared = _small_cnn_entry(path, num_classes=10, class_map=[0, 1, 2, 3, 4, 5, 6, 7, 8, 0])
+    with pytest.raises(external.ExternalModelError, match=r"dataset classes \[0, 9\] -> output 0.*class_map_allow_duplicates: true"):
+        external.parse_external_models(_config(shared))
+    (spec,) = external.parse_external_models(_config(dict(shared, class_map_allow_duplicates=True)))
+    assert spec.class_map[9] == spec.class_map[0] == 0
+
+
+@pytest.mark.parametrize("name", [".", "..", "..."])
+def test_a_name_of_dots_is_refused_by_the_schema_and_the_parse(repo_root, small_cnn_weights, name):
+    import yaml
+
+    _, path = small_cnn_weights
+    entry = _small_cnn_entry(path, name=name)
+    with pytest.raises(external.ExternalModelError, match="name must be a plain folder name"):
+        external.parse_external_models(_config(entry), load=False)
+    config = yaml.safe_load((repo_root / "config.yaml").read_text())
+    config["external_models"] = [entry]
+    with pytest.raises(ValueError, match=r"external_models.0.name: '\.+' is not allowed: .*not only dots"):
+        check_config(config)
+    config["external_models"] = [_small_cnn_entry(path, name="v1.2")]
+    check_config(config)
+
+
+def test_a_weights_path_that_is_a_directory_is_not_called_missing(tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "model.pt").write_bytes(b"")
+    with pytest.raises(external.ExternalModelError, match=r"weights .*ckpt is a directory, not a file \(it holds model.pt\)"):
+        external.parse_external_models(_config(_small_cnn_entry(tmp_path / "ckpt")))
 
 
 def test_missing_weights_file_names_the_entry(tmp_path):
@@ -277,3 +379,23 @@ def test_attacks_analysis_runs_the_whole_suite_per_rho():
     assert set(table["rho"]) == {0.0, 1.0}
     assert (table["run"] == "mine").all() and (table["seed"] == 3).all()
     assert table["accuracy"].between(0, 1).all()
+
+
+def test_the_attacks_analysis_of_a_model_without_conv2d_says_why():
+    from hfc import analyses
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).eval()
+    settings = {"robustness": {"rhos": [0.0, 1.0], "suite": {"attacks": ["fgsm"], "eps": [0.05]}}}
+    with pytest.raises(ValueError, match="mine: analysis 'attacks' smooths the kernels of the first nn.Conv2d.*has none"):
+        analyses.analyse("attacks", model, torch.rand(3, 1, 8, 8), torch.arange(3), name="mine", seed=0, settings=settings)
+
+
+def test_an_imagefolder_of_one_class_is_refused_at_parse_time(tmp_path, small_cnn_weights):
+    from tests import fakedata
+
+    _, path = small_cnn_weights
+    fakedata.write_imagefolder(tmp_path / "imgs", classes=("only",), size=(28, 28), mode="L")
+    dataset = {"name": "imagefolder", "root": str(tmp_path / "imgs"), "image_size": 28}
+    entry = _small_cnn_entry(path, dataset=dataset, num_classes=10, class_map=[0])
+    with pytest.raises(external.ExternalModelError, match=r"\(name 'mine'\): dataset 'imagefolder' at .*imgs has 1 class folder\(s\) in train/"):
+        external.parse_external_models(_config(entry), load=False)

@@ -49,3 +49,28 @@ def test_missing_venv_module_without_root_names_the_package(repo_root, tmp_path)
     assert result.returncode == 1
     assert "venv module is missing: install python3-venv (as root: apt-get install python3-venv)" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_run_checks_the_configfiles_before_snakemake_reads_them(repo_root, tmp_path):
+    import hashlib
+
+    # An installed venv (its stamp matches): python is the test's own, snakemake a shim that says it ran.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    shim(venv / "bin", "python", f'exec "{sys.executable}" "$@"')
+    shim(venv / "bin", "snakemake", 'echo "snakemake ran with $*"')
+    digest = hashlib.sha256((repo_root / "pyproject.toml").read_bytes() + (repo_root / "constraints.txt").read_bytes())
+    (venv / f".hfc-installed-{digest.hexdigest()[:16]}").touch()
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    shim(shims, "id", f'if [ "$1" = -u ]; then echo 1000; else exec "{shutil.which("id")}" "$@"; fi')
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("training:\n  epochs: 3\n   lr: [1\n")
+    result = quickstart(repo_root, shims, tmp_path, "run", "-n", "--configfile", str(broken))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"config file {broken}: YAML syntax error at line 3, column 6" in result.stderr
+    assert "snakemake ran" not in result.stdout
+    good = tmp_path / "good.yaml"
+    good.write_text("training: {epochs: 2}\n")
+    result = quickstart(repo_root, shims, tmp_path, "run", f"--configfile={good}", "-n")
+    assert result.returncode == 0 and f"snakemake ran with --cores all --configfile={good} -n" in result.stdout

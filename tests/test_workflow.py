@@ -273,3 +273,25 @@ def test_cifar10_check_refuses_a_cut_or_foreign_tar_and_leaves_no_half_folder(tm
         result = run_cifar10_check(tmp_path, repo_root, tmp_path / "cut.tar")
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_unwritable_results_folder_is_named_before_any_job(tmp_path, monkeypatch):
+    # A unit test of the parse-time check in rules/common.smk (the tests may run as root, whom
+    # permissions do not stop: os.access is made to deny the folders a user could not write).
+    from hfc.files import unwritable_folders
+
+    assert unwritable_folders(tmp_path / "results") is None  # not there yet, creatable
+    (tmp_path / "results").write_text("")
+    assert f"{tmp_path / 'results'} is a file, not a folder: move it away" in unwritable_folders(tmp_path / "results")
+    (tmp_path / "results").unlink()
+    locked = tmp_path / "results" / "runs" / "a"
+    locked.mkdir(parents=True)
+    (tmp_path / "results" / "data").mkdir()
+    assert unwritable_folders(tmp_path / "results") is None
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    message = unwritable_folders(tmp_path / "results")
+    assert message.startswith(f"no write permission in {locked}: make them writable (chmod -R u+w {tmp_path / 'results'})")
+    assert "snakemake --directory" in message
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode))
+    assert f"cannot be created, as {tmp_path} is not writable" in unwritable_folders(tmp_path / "fresh" / "results")

@@ -99,9 +99,12 @@ def imagefolder_files(root: Path) -> dict[str, list[Path]]:
     out = {}
     for split in ("train", "test"):
         base = root / split
+        # as torchvision's ImageFolder reads them: symlinked folders inside a class folder followed
         out[split] = sorted(
-            f for d in (sorted(base.iterdir()) if base.is_dir() else []) if d.is_dir()
-            for f in d.rglob("*") if f.is_file() and f.name.lower().endswith(IMG_EXTENSIONS)
+            Path(folder) / name
+            for d in (sorted(base.iterdir()) if base.is_dir() else []) if d.is_dir()
+            for folder, _, names in os.walk(d, followlinks=True)
+            for name in names if name.lower().endswith(IMG_EXTENSIONS) and (Path(folder) / name).is_file()
         )  # fmt: skip
     return out
 
