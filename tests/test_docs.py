@@ -12,6 +12,7 @@ workflow users can copy, and `bash quickstart.sh help`.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -146,6 +147,8 @@ def _constructed_results(root: Path, seeds: int = 3) -> Path:
         path = results / "runs" / model / "seed0" / "fourier_heatmap.csv"
         path.parent.mkdir(parents=True)
         frame.to_csv(path, index=False)
+        (path.parent / "run.json").write_text(json.dumps({"dataset": {"name": "fashion_mnist", "train_size": 4000},
+                                                          "spec": {"model": "small_cnn", "epochs": 3}}))  # fmt: skip
         rows.append({"model": model, "label": label, "seed": 0, "eps": 4.0})
     pd.DataFrame(rows).to_csv(results / "tables" / "fourier_heatmap_adversarial.csv", index=False)
     return results
@@ -173,6 +176,8 @@ def test_docs_figures_draws_both_pictures_from_a_results_folder(tmp_path, docs_f
         assert image.format == "PNG" and image.width <= 1000 and image.height <= 600
         assert image.info["Description"].startswith("python tools/docs_figures.py --table1 ")
         assert "sha256=" in image.info["Source"]
+    assert docs_figures._run_caption(tmp_path / "run" / "results" / "runs" / "vanilla" / "seed0" / "run.json") == (
+        "fashion_mnist, small_cnn, 3 epochs, 4,000 training images")
     sources = (out / "SOURCES.txt").read_text()
     assert "## table1.png\ncommand: python tools/docs_figures.py --table1" in sources
     assert "tables/table1.csv  sha256 " in sources

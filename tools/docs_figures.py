@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -75,8 +76,21 @@ def _caption(results: Path) -> str:
     if md.is_file():
         for line in md.read_text().splitlines():
             if line.startswith("Ours: "):
-                return line[len("Ours: ") :].split(". Paper:")[0].strip()
+                text = line[len("Ours: ") :].split(". Paper:")[0].split("; the paper")[0]
+                return text.replace(" (evaluation.train_size / test_size)", "").strip()
     return ""
+
+
+def _run_caption(run_json: Path) -> str:
+    """'dataset, model, N epochs, M training images' of one trained run, from its run.json."""
+    if not run_json.is_file():
+        return ""
+    record = json.loads(run_json.read_text())
+    dataset, spec = record.get("dataset", {}), record.get("spec", {})
+    parts = [str(dataset.get("name", "")), str(spec.get("model", "")), f"{spec.get('epochs', '?')} epochs"]
+    if dataset.get("train_size"):
+        parts.append(f"{dataset['train_size']:,} training images")
+    return ", ".join(p for p in parts if p)
 
 
 def _save(fig, path: Path, command: str, sources: list[Path]) -> Path:
@@ -94,7 +108,7 @@ def table1_figure(results: Path, out: Path, command: str, chance: float = 0.1) -
     missing = [c for c in ("band", "radius", "test_acc", "paper_test_acc") if c not in table.columns]
     if missing:
         raise MissingInput(f"{csv} lacks the column(s) {missing}: is it the workflow's table1.csv?")
-    fig, ax = plt.subplots(figsize=(6.0, 3.3), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7.0, 3.3), layout="constrained")
     seeds = sorted({int(n) for n in table["n_seeds"].dropna()}) if "n_seeds" in table.columns else [1]
     for band in ("low", "high"):
         rows = table[table["band"] == band].sort_values("radius")
@@ -112,12 +126,17 @@ def table1_figure(results: Path, out: Path, command: str, chance: float = 0.1) -
     ax.set_ylabel("accuracy on the original test set")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center right", framealpha=0.9)
+    handles, names = ax.get_legend_handles_labels()
+    # ours before the paper's, LFC before HFC, chance last
+    order = sorted(range(len(names)),
+                   key=lambda i: ("chance" in names[i], "paper" in names[i], not names[i].startswith("LFC")))  # fmt: skip
+    ax.legend([handles[i] for i in order], [names[i] for i in order], fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
     interval = "mean ± 95 % interval over " + "/".join(map(str, seeds)) + " seeds" if max(seeds) > 1 else "one seed"
     caption = _caption(results)
     title = "Table 1: trained on LFC(r) or HFC(r), tested on the original images"
     sub = (f"ours: {caption}; " if caption else "ours: ") + interval + ". Paper: CIFAR-10, ResNet-18, 100 epochs"
-    ax.set_title(title + "\n" + _wrap(sub, 95), fontsize=9)
+    ax.set_title(title + "\n" + _wrap(sub, 105), fontsize=9)
     return _save(fig, out / "table1.png", command, [csv]), [csv]
 
 
@@ -158,7 +177,7 @@ def heatmap_figure(results: Path, out: Path, command: str, study: str = "adversa
         ax.set_ylabel("fy", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="error rate")
-    caption = _caption(results)
+    caption = _run_caption(results / "runs" / str(next(iter(labels))) / f"seed{seed}" / "run.json")
     fig.suptitle(_wrap(f"Fourier heat maps (Yin et al. 2019): error under basis noise of L2 norm {eps:g}, "
                        f"{n} test images, seed {seed}" + (f"; {caption}" if caption else ""), 90),
                  fontsize=8)  # fmt: skip
