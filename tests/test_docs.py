@@ -249,6 +249,10 @@ def test_workflow_runs_the_readme_test_command_and_the_ci_claim_check():
         assert setup["with"]["cache"] == "pip", "pip's downloads are cached"
         cache = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/cache@"))
         assert cache["with"]["path"] == ".venv" and "hashFiles('pyproject.toml', 'constraints.txt')" in cache["with"]["key"]
+    keys = {next(s for s in job["steps"] if s.get("uses", "").startswith("actions/cache@"))["with"]["key"]
+            for job in jobs.values()}  # fmt: skip
+    assert len(keys) == 1, "both jobs share one cached venv (the Actions cache holds 10 GB)"
+    assert re.search(r"^bash quickstart\.sh test\b", claims, flags=re.M), "installed as the tests job installs"
     upload = next(step for step in jobs["claims"]["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
     assert "ci-run/results/report/" in upload["with"]["path"] and "ci-run/results/report.html" in upload["with"]["path"]
     assert upload["if"] == "${{ !cancelled() }}", "the report is uploaded when the claim check fails too"
