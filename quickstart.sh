@@ -3,6 +3,7 @@
 #
 #   bash quickstart.sh            install, then run the workflow on config.yaml (all cores)
 #   bash quickstart.sh test       install (with test tools), then run the test suite
+#   bash quickstart.sh help       the commands and the main options (usage below)
 #
 # Extra arguments go to snakemake (run) or pytest (test), e.g.
 #   bash quickstart.sh run --configfile configs/paper.yaml -n
@@ -11,10 +12,40 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+usage() {
+    cat <<'USAGE'
+usage: bash quickstart.sh [run|test|help] [ARGS...]   (installs what is missing first)
+  run (default)  run the workflow on config.yaml; results in results/   ARGS go to snakemake
+  test           run the test suite (installs the test tools too)       ARGS go to pytest
+  help           this text
+main options:
+  run -n                                   dry run: the jobs that would run, and why
+  run --configfile mine.yaml --directory runs/mine   your config over config.yaml, own folder
+  run --config seeds='[0, 1, 2]'           change single config keys
+  run --unlock                             after a kill: unlock results/, then rerun
+  test -m "not slow"                       the tests without the end-to-end Snakemake runs
+environment: HFC_VENV (default .venv), HFC_CORES (default all)   docs: README.md, docs/
+USAGE
+}
+
 mode=run
-if [ $# -gt 0 ] && { [ "$1" = run ] || [ "$1" = test ]; }; then
-    mode=$1
-    shift
+if [ $# -gt 0 ]; then
+    case "$1" in
+    run | test)
+        mode=$1
+        shift
+        ;;
+    help | -h | --help)
+        usage
+        exit 0
+        ;;
+    -*) ;; # no command word: options for snakemake (run)
+    *)
+        printf "error: unknown command '%s'\n" "$1" >&2
+        usage >&2
+        exit 2
+        ;;
+    esac
 fi
 venv=${HFC_VENV:-.venv}
 fmnist=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
