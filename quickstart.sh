@@ -8,7 +8,8 @@
 # Extra arguments go to snakemake (run) or pytest (test), e.g.
 #   bash quickstart.sh run --configfile configs/paper.yaml -n
 #   bash quickstart.sh test -m "not slow"
-# Environment: HFC_VENV (default .venv), HFC_CORES (default all).
+# Environment: HFC_VENV (default .venv), HFC_CORES (default all), HFC_TEST_WORKERS (pytest
+# workers; default one per core, at most 4).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -102,8 +103,18 @@ fi
 # 3. Run.
 export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-$PWD/.snakemake/torchinductor}
 if [ "$mode" = test ]; then
-    say "running the tests"
-    exec "$venv/bin/python" -m pytest "$@"
+    # One pytest-xdist worker per core (at most 4): Snakemake runs and torch start-up keep a
+    # single process far from busy. Each worker computes with one torch thread (tests/conftest.py);
+    # tests that share a module's run stay on one worker (--dist loadgroup). -n on the command
+    # line (e.g. -n 0, serial) overrides; so does HFC_TEST_WORKERS.
+    workers=${HFC_TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 1); [ "$n" -gt 4 ] && n=4; echo "$n")}
+    parallel=(-n "$workers" --dist loadgroup)
+    for arg in "$@"; do
+        case $arg in -n | -n[0-9]* | --numprocesses* | -nauto | --dist*) parallel=() ;; esac
+    done
+    [ "$workers" = 1 ] && parallel=()
+    say "running the tests${parallel:+ on $workers workers}"
+    exec "$venv/bin/python" -m pytest "${parallel[@]}" "$@"
 fi
 # Snakemake reads --configfile files itself and names neither the file nor the line of a YAML
 # error; check them first (hfc.config: file, line and fix; the schema on the merged config).

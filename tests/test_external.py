@@ -330,27 +330,19 @@ def test_a_bad_entry_stops_the_workflow_before_any_job(tmp_path, repo_root):
 
 
 @pytest.mark.slow
-def test_tiny_end_to_end_external_model_and_per_study_analyses(tmp_path, repo_root):
+def test_tiny_end_to_end_external_model_and_per_study_analyses(tiny_run):
+    # tests/configs/tiny.yaml with configs/external.yaml's model at test_size 50 (conftest.tiny_run)
     import pandas as pd
-    import yaml
 
-    from tests import fakedata
-
-    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
-    _write_example_weights(tmp_path)
-    config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
-    config["external_models"] = yaml.safe_load((repo_root / "configs/external.yaml").read_text())["external_models"]
-    config["external_models"][0]["test_size"] = 50
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    assert tiny_run.returncode == 0, tiny_run.stderr
+    results = tiny_run.path / "results"
     targets = [
-        "results/external/my_cnn/fourier_heatmap.png", "results/external/my_cnn/frequency_response.png",
-        "results/external/my_cnn/figure2_count.csv", "results/external/my_cnn/attacks.csv",
-        "results/figures/fourier_heatmap_adversarial.png", "results/tables/fourier_heatmap_adversarial.csv",
-        "results/tables/figure2_count_batch_size.csv", "results/tables/attacks_batch_size.csv",
+        "external/my_cnn/fourier_heatmap.png", "external/my_cnn/frequency_response.png",
+        "external/my_cnn/figure2_count.csv", "external/my_cnn/attacks.csv",
+        "figures/fourier_heatmap_adversarial.png", "tables/fourier_heatmap_adversarial.csv",
+        "tables/figure2_count_batch_size.csv", "tables/attacks_batch_size.csv",
     ]  # fmt: skip
-    result = _snakemake([*targets, "--cores", "2", "-s", str(repo_root / "Snakefile"), "--configfile", "config.yaml"], tmp_path)
-    assert result.returncode == 0, result.stderr[-5000:]
-    results = tmp_path / "results"
+    assert [t for t in targets if not (results / t).is_file()] == []
     heatmap = pd.read_csv(results / "external/my_cnn/fourier_heatmap.csv")
     assert len(heatmap) == 28 * 15 and set(heatmap["model"]) == {"my_cnn"} and heatmap["error"].between(0, 1).all()
     assert set(pd.read_csv(results / "external/my_cnn/attacks.csv")["attack"]) >= {"clean", "fgsm", "pgd"}

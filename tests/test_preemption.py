@@ -29,6 +29,9 @@ import yaml
 
 from tests import fakedata
 
+# One worker runs the whole module under pytest-xdist: its tests share the prepared data.
+pytestmark = pytest.mark.xdist_group("preemption")
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 RADIUS = 4  # one radius: fewer split_frequency jobs
 N_TRAIN, N_TEST = 1000, 100  # with small_cnn at width 1: an epoch of a couple of seconds on one core

@@ -27,7 +27,8 @@ import yaml
 
 from tests import fakedata
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module under pytest-xdist: its tests share the module's run.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reruns")]
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CODE = ("Snakefile", "config.yaml", "rules", "workflow_scripts", "hfc", "envs", "report")

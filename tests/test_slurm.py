@@ -30,6 +30,8 @@ SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 LOCAL_PROFILE = REPO / "profiles" / "local" / "config.yaml"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 GPU_RULES = ("train", "attack_eval", "attack_suite", "detection_infer")
+# The test cluster has one 2-CPU node: under pytest-xdist one worker submits all its jobs.
+pytestmark = pytest.mark.xdist_group("slurm")
 
 
 # --------------------------------------------------------------------------------------
@@ -316,16 +318,17 @@ def test_job_killed_at_time_limit_is_resubmitted_with_more_time(slurm_cluster, t
 
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_workflow_on_slurm(slurm_cluster, tmp_path):
-    """The real workflow through profiles/slurm gives the same Table 1 as a local run."""
+def test_workflow_on_slurm(slurm_cluster, tmp_path, tiny_run):
+    """The real workflow through profiles/slurm gives the same Table 1 as a local run (the
+    session's shared run of tiny.yaml, conftest.tiny_run: its external model changes no table)."""
     for needed in (REPO / "Snakefile", TINY_CONFIG):
         if not needed.exists():
             pytest.skip(f"{needed.relative_to(REPO)} is missing")
     target = "results/tables/table1.csv"
     common = ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG)]
-    on_slurm, on_host = tmp_path / "slurm", tmp_path / "local"
-    for run_dir in (on_slurm, on_host):  # tiny.yaml reads fake-data/ under the run directory
-        fakedata.write_idx_dataset(run_dir / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
+    on_slurm = tmp_path / "slurm"
+    # tiny.yaml reads fake-data/ under the run directory: the same images as the shared run's
+    fakedata.write_idx_dataset(on_slurm / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
 
     profile = _profile_copy(
         tmp_path / "profile", _partition(), os.environ.get("HFC_SLURM_ACCOUNT")
@@ -359,11 +362,7 @@ def test_workflow_on_slurm(slurm_cluster, tmp_path):
         if _comment_rule(job["Comment"]) in GPU_RULES:
             assert "gres/gpu=1" in job["AllocTRES"], f"GPU rule ran without a GPU: {job}"
 
-    _snakemake(
-        [*common, "--directory", str(on_host), "--workflow-profile", "none", "--cores", "2", target],
-        cwd=tmp_path,
-        timeout_s=1200,
-    )
+    assert tiny_run.returncode == 0, tiny_run.stderr
     pd.testing.assert_frame_equal(
-        pd.read_csv(on_slurm / target), pd.read_csv(on_host / target)
+        pd.read_csv(on_slurm / target), pd.read_csv(tiny_run.path / target)
     )

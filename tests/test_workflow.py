@@ -127,12 +127,10 @@ def test_missing_dataset_says_where_it_looked(tmp_path, repo_root):
 
 
 @pytest.mark.slow
-def test_tiny_end_to_end_run(tmp_path, repo_root):
-    fakedata.write_idx_dataset(tmp_path / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
-    args = ["--cores", "2", "-s", str(repo_root / "Snakefile"), "--configfile", str(repo_root / "tests/configs/tiny.yaml")]
-    result = snakemake(args, tmp_path)
-    assert result.returncode == 0, result.stderr[-5000:]
-    results = tmp_path / "results"
+def test_tiny_end_to_end_run(tiny_run):
+    # tests/configs/tiny.yaml, every study at toy scale, with an external model (conftest.tiny_run)
+    assert tiny_run.returncode == 0, tiny_run.stderr
+    results = tiny_run.path / "results"
 
     table1 = pd.read_csv(results / "tables/table1.csv")
     assert list(table1.columns)[:6] == ["radius", "band", "train_acc", "test_acc", "paper_train_acc", "paper_test_acc"]
@@ -166,7 +164,7 @@ def test_tiny_end_to_end_run(tmp_path, repo_root):
     assert not list(results.glob("runs/*/seed*/checkpoint.pt"))
 
     # A second invocation has nothing to do: every output is up to date.
-    again = snakemake([*args, "-n"], tmp_path)
+    again = snakemake([*tiny_run.args, "-n"], tiny_run.path)
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
