@@ -25,7 +25,7 @@ main options:
   run --config seeds='[0, 1, 2]'           change single config keys
   run --unlock                             after a kill: unlock results/, then rerun
   test -m "not slow"                       the tests without the end-to-end Snakemake runs
-environment: HFC_VENV (default .venv), HFC_CORES (default all)   docs: README.md, docs/
+environment: HFC_VENV (.venv), HFC_CORES (all), HFC_TEST_WORKERS (cores, at most 4)   docs: docs/
 USAGE
 }
 
