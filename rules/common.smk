@@ -330,6 +330,13 @@ def scale_caption(measured="evaluation"):
         "suite": suite,
         "all": f"{evaluated}; {attacked}",
     }[measured]
+    if not RUNS:
+        external = ", ".join(EXTERNAL) if EXTERNAL else "none"
+        return (
+            f"{d['name']} subset (train {n_train}, test {n_test} images); this config trains no "
+            f"model (every study is off), so nothing of the paper's studies was run; external "
+            f"models analysed: {external} (results/external/)"
+        )
     return (
         f"{d['name']} subset (train {n_train}, test {n_test} images), {measured_on}; "
         f"{t['model']}, {t['optimizer']} lr {t['lr']}, batch {t['batch_size']}, {t['epochs']} epochs, "
