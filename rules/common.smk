@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+from snakemake_interface_executor_plugins.settings import ExecMode
 
 # The Snakefile imports hfc from this checkout even when the package is not installed.
 sys.path.insert(0, workflow.basedir)
@@ -84,6 +85,50 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 DATA = f"results/data/{DATASET}"
+
+
+def check_machine():
+    """Refuse (or, where the jobs may run elsewhere, warn about) threads / device this machine lacks.
+
+    Before any job: a job asking for CUDA where there is none fails only when it starts. Jobs
+    run here unless this is a dry run or a cluster run (--jobs / an executor's nodes), where
+    the user may know better, so those get a warning.
+    """
+    if workflow.exec_mode != ExecMode.DEFAULT:
+        return  # a job on a node: the main process has checked
+    import os
+    import re as _re
+    import torch
+
+    dry = any(
+        arg in ("--dry-run", "--dryrun", "--just-print")
+        or _re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", arg)
+        for arg in sys.argv[1:]
+    )
+    cluster = workflow.resource_settings.nodes is not None or any(
+        arg in ("--executor", "-e")
+        or arg.startswith("--executor=")
+        or arg == "--profile"
+        for arg in sys.argv[1:]
+    )
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    errors, warnings = resources.machine_problems(
+        int(config["threads"]), config["device"], cores, cuda, here=not (dry or cluster)
+    )
+    for warning in warnings:
+        print(f"WARNING (config): {warning}", file=sys.stderr)
+    if errors:
+        lines = "\n".join(f"  - {error}" for error in errors)
+        raise WorkflowError(
+            f"this machine cannot give what the config asks for ({len(errors)} problem(s)):\n{lines}"
+        )
+
+
+check_machine()
 # Studies drawn by the generic study_table / study_figure rules (table1 and figure3 have their own).
 GRID_STUDIES = [
     "heuristics",
