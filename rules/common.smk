@@ -227,68 +227,6 @@ def run_record(run):
     }
 
 
-# Where each recorded key comes from in the config, for the refusal message below.
-_RECORD_KEYS = {
-    "spec.model": "training.model / studies.architecture",
-    "spec.optimizer": "training.optimizer / studies.optimizer",
-    "spec.lr": "training.lr / training.lr_by_optimizer",
-    "spec.batch_size": "training.batch_size / studies.batch_size",
-    "spec.epochs": "training.epochs / training.shuffled_epochs",
-    "settings.rescale": "frequency.rescale",
-    "settings.radii": "frequency.radii",
-    "settings.evaluation": "evaluation",
-    "settings.threads": "threads",
-    "settings": "training",
-}
-
-
-def _config_key(key):
-    for prefix, where in _RECORD_KEYS.items():
-        if key == prefix or key.startswith(f"{prefix}."):
-            rest = key[len(prefix) :]
-            return f"{where}{rest}" if where in ("training", "evaluation") else where
-    return key
-
-
-def guard_finished_results():
-    """Refuse to start when finished results here were made with settings the config changed.
-
-    Snakemake would delete them before recomputing, and lose them if the new job failed. The
-    user keeps them by giving this config its own folder, or says they may go.
-    """
-    if config.get("replace_results"):
-        return
-    changed = {}  # (config key, recorded key, old, new) -> run folders
-    for run in RUNS:
-        for seed in SEEDS:
-            folder = Path(RUN_DIR.format(run=run, seed=seed))
-            record = folder / "run.json"
-            if not (record.is_file() and (folder / "model.pt").is_file()):
-                continue
-            try:
-                recorded = json.loads(record.read_text())
-            except ValueError:
-                continue  # an unreadable record protects nothing; the run is redone
-            for key, old, new in provenance.changed_keys(recorded, run_record(run)):
-                where = _config_key(key)
-                name = where if where == key else f"{where} ({key})"
-                changed.setdefault((name, repr(old), repr(new)), []).append(str(folder))
-    if changed:
-        lines = []
-        for (name, old, new), folders in sorted(changed.items()):
-            shown = ", ".join(folders[:3]) + (
-                f", ... ({len(folders)} runs)" if len(folders) > 3 else ""
-            )
-            lines.append(f"  - {name}: {old} -> {new} in {shown}")
-        listing = "\n".join(lines)
-        raise WorkflowError(
-            f"finished results in {Path.cwd() / 'results'} were made with other settings, and "
-            f"rerunning would delete them before the new runs finish:\n{listing}\n"
-            "Keep them: run this config in its own folder (snakemake --directory runs/<name> "
-            "--configfile <your config>). Or replace them: add --config replace_results=true."
-        )
-
-
 def frequency_files(wildcards=None):
     return [
         f"{DATA}/frequency/{split}_r{radius}.pt" for split in SPLITS for radius in RADII
@@ -466,6 +404,3 @@ def analysis_files(kind, study):
             "results/robustness/{run}/seed{seed}/attack_suite.csv", run=runs, seed=SEEDS
         )
     return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
-
-
-guard_finished_results()
