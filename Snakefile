@@ -24,6 +24,7 @@ include: "rules/detection.smk"
 include: "rules/analyses.smk"
 include: "rules/report.smk"
 include: "rules/instrument.smk"
+include: "rules/guard.smk"
 
 
 rule all:

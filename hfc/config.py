@@ -16,6 +16,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from hfc.grid import all_runs
+
 SCHEMA_PATH = Path(__file__).with_name("config_schema.yaml")
 
 
@@ -280,20 +282,23 @@ def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple 
         if value is not None and limit is not None and value > limit:
             problems.append(f"{key}: {value} is larger than the {limit} {what}; use at most {limit} (or null for all)")
 
-    evaluation = config.get("evaluation", {})
+    # Sections whose jobs will not run are not held to the dataset's size: the evaluation,
+    # training and response settings apply to the models this config trains, and a config
+    # that trains none (every study off, e.g. only external_models analysed) uses none of them.
+    trains = bool(all_runs(config))
+    evaluation = config.get("evaluation", {}) if trains else {}
     at_most("evaluation.train_size", evaluation.get("train_size"), n_train, f"training images ({where_train})")
     at_most("evaluation.test_size", evaluation.get("test_size"), n_test, f"test images ({where_test})")
-    # Sections whose jobs will not run are not held to the dataset's size.
     studies = config.get("studies") or {}
     robustness = (config.get("robustness") or {}) if studies.get("adversarial") else {}
-    response = config.get("response") or {}
+    response = (config.get("response") or {}) if trains else {}
     at_most("robustness.test_size", robustness.get("test_size"), n_test, f"test images ({where_test})")
     suite = robustness.get("suite") or {}
     if suite.get("enabled"):
         at_most("robustness.suite.test_size", suite.get("test_size"), n_test, f"test images ({where_test})")
     if response.get("enabled"):
         at_most("response.test_size", response.get("test_size"), n_test, f"test images ({where_test})")
-    if n_train is not None:
+    if n_train is not None and trains:
         batch = config["training"]["batch_size"]
         if batch > n_train:
             problems.append(

@@ -16,14 +16,25 @@ input file. Rules therefore carry two params made here:
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
 import json
 import os
+import re
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["imported_modules", "code_fingerprint", "files_fingerprint", "changed_keys"]
+__all__ = [
+    "imported_modules",
+    "code_fingerprint",
+    "files_fingerprint",
+    "changed_keys",
+    "snakemake_record",
+    "recorded_params",
+    "params_changes",
+]
 
 PACKAGE = "hfc"
 
@@ -161,3 +172,121 @@ def changed_keys(recorded: dict, current: dict) -> list[tuple[str, object, objec
         for key in sorted(set(old) | set(new))
         if old.get(key, missing) != new.get(key, missing)
     ]
+
+
+# ----------------------------------------------------------------------------- finished results
+# What Snakemake recorded about an output when its job finished (.snakemake/metadata, the
+# default file backend): among other things the job's params, as the sorted repr() of each.
+# The workflow's guard (rules/guard.smk) compares them with the params the job would get now,
+# because Snakemake reruns a job whose params changed, deleting its finished outputs first.
+
+# Params that are fingerprints of code or raw files rather than settings: a change of them
+# reruns the jobs by design (see the module docstring), so the guard does not refuse it.
+FINGERPRINT_PATTERNS = (
+    re.compile(r"'[0-9a-f]{16}'"),  # code_fingerprint
+    re.compile(r"'\d+ files, sha256 [0-9a-f]{16}'"),  # files_fingerprint
+)
+
+
+def snakemake_record(path: str | os.PathLike, workdir: str | os.PathLike = ".") -> dict | None:
+    """Snakemake's metadata record of the output ``path`` (relative to ``workdir``), or None.
+
+    None when there is none (the output was made elsewhere, or .snakemake was removed) or it
+    cannot be read. Only Snakemake's default file backend is read.
+    """
+    folder = Path(workdir) / ".snakemake" / "metadata"
+    if not folder.is_dir():
+        return None
+    try:
+        max_len = os.pathconf(folder, "PC_NAME_MAX") or 255
+    except (OSError, ValueError):
+        max_len = 255
+    b64 = base64.urlsafe_b64encode(str(path).encode()).decode()
+    parts = [b64[i : i + max_len - 1] for i in range(0, len(b64), max_len - 1)]
+    record = folder.joinpath(*(["@" + s for s in parts[:-1]] + [parts[-1]]))
+    try:
+        loaded = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def recorded_params(record: dict | None) -> list[str] | None:
+    """The params strings of a Snakemake record, None where it holds none Snakemake would use."""
+    if not record or (record.get("record_format_version") or 0) < 6:
+        return None  # Snakemake itself ignores the params of older records
+    params = record.get("params")
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        return None
+    return params
+
+
+def param_string(value) -> str | None:
+    """``repr`` of a param as Snakemake records it (None for values it does not record)."""
+    if value is None or isinstance(value, (int, float, bool, str, list, tuple, dict, set, frozenset)):
+        return repr(value)
+    return None
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def _is_fingerprint(text: str) -> bool:
+    return any(p.fullmatch(text) for p in FINGERPRINT_PATTERNS)
+
+
+def params_changes(
+    recorded: list[str], current: dict[str, object], ignore: Iterable[str] = ("code", "source")
+) -> list[tuple[str, object, object]]:
+    """(dotted key, recorded value, current value) of every setting whose param differs.
+
+    ``recorded`` is Snakemake's list of param strings (names are not recorded), ``current``
+    the params the job gets now, by name. Snakemake reruns the job when the two sets of
+    strings differ; this says which settings made them differ: each changed param is paired
+    with a recorded value of its type (dicts: the one sharing the most keys) and dicts are
+    compared key by key. Code and file fingerprints (``ignore``) are left out, as is a change
+    of nothing but the order of a dict's keys (then ``"(key order)"`` is the key's value).
+    """
+    ignore = set(ignore)
+    new = {name: param_string(value) for name, value in current.items() if name not in ignore}
+    new = {name: text for name, text in new.items() if text is not None}
+    ignored_now = {param_string(v) for n, v in current.items() if n in ignore}
+    old = [t for t in recorded if t not in ignored_now and not _is_fingerprint(t)]
+    # As multisets: two params of equal value (e.g. two None) are recorded twice.
+    unmatched_old = Counter(old)
+    unmatched_old.subtract(Counter(new.values()))
+    only_new = {name: text for name, text in new.items() if text not in set(old)}
+    candidates = [(_literal(t), t) for t, n in unmatched_old.items() for _ in range(max(n, 0))]
+    changes: list[tuple[str, object, object]] = []
+    unpaired = []
+    for name, text in sorted(only_new.items()):
+        value = _literal(text)
+        same_type = [c for c in candidates if type(c[0]) is type(value)]
+        if isinstance(value, dict):
+            scored = [(len(set(c[0]) & set(value)), i, c) for i, c in enumerate(same_type)]
+            scored = [s for s in scored if s[0] > 0]
+            partner = max(scored)[2] if scored else None
+        else:
+            partner = same_type[0] if len(same_type) == 1 else None
+        if partner is None:
+            unpaired.append((name, value, same_type))
+            continue
+        candidates.remove(partner)
+        if isinstance(value, dict):
+            found = changed_keys({name: partner[0]}, {name: value})
+            changes += found or [(name, "(key order)", "(key order)")]
+        else:
+            changes.append((name, partner[0], value))
+    if len(unpaired) == 1 and len(candidates) == 1:  # e.g. None -> 30: the only one left
+        changes.append((unpaired[0][0], candidates.pop()[0], unpaired[0][1]))
+        unpaired = []
+    for name, value, same_type in unpaired:
+        shown = " or ".join(t for _, t in same_type) if same_type else "(not recorded)"
+        changes.append((name, shown, value))
+    changes.sort(key=lambda change: change[0])
+    changes += [("(a setting no longer given)", old_value, "(absent)") for old_value, _ in candidates]
+    return changes

@@ -142,3 +142,56 @@ def mem_mb(
         model_mb = params + 0.5 * batch_size * activation  # no_grad: layers' outputs are freed
         return _round(PROCESS_MB + (subset_uint8 + held + model_mb) / _MB)
     raise ValueError(f"unknown job kind {job!r}")
+
+
+# ----------------------------------------------------------------------------- this machine
+
+# ``threads`` this many times the cores is taken for a mistake where jobs run here.
+FAR_ABOVE = 4
+
+
+def machine_problems(
+    threads: int, device: str, cores: int, cuda_devices: int, here: bool
+) -> tuple[list[str], list[str]]:
+    """(errors, warnings) for ``threads`` and ``device`` the machine cannot give, before any job.
+
+    ``cores``: CPU cores this process may use; ``cuda_devices``: CUDA devices it sees.
+    ``here``: jobs will run on this machine (not a dry run, not a cluster's nodes); otherwise
+    every problem is only a warning, since the nodes may have what this machine lacks.
+    """
+    errors, warnings = [], []
+    if device.startswith("cuda"):
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if cuda_devices == 0:
+            problem = (
+                f"device: {device!r}, but CUDA is not available here (torch.cuda.is_available() "
+                "is False); use device: auto (CUDA when there is one) or cpu"
+            )
+        elif index >= cuda_devices:
+            problem = (
+                f"device: {device!r}, but this machine has {cuda_devices} CUDA device(s) "
+                f"(cuda:0 to cuda:{cuda_devices - 1}); use one of them, or auto"
+            )
+        else:
+            problem = ""
+        if problem:
+            (errors if here else warnings).append(
+                problem if here else f"{problem} (fine if the jobs run on GPU nodes)"
+            )
+    if threads > cores:
+        line = (
+            f"threads: {threads}, but this machine has {cores} CPU core(s): each job would "
+            f"compute with {threads} threads sharing {cores} cores, slower, with the numbers of a "
+            f"{threads}-thread machine (torch's CPU numbers depend on the thread count)"
+        )
+        if here and threads > FAR_ABOVE * cores:
+            errors.append(
+                f"{line}; use threads: {cores} (or fewer), or run this config where {threads} "
+                "cores are available (e.g. on a cluster)"
+            )
+        else:
+            warnings.append(
+                f"{line}; lower threads to {cores} unless you want numbers comparable with a "
+                f"{threads}-thread machine" + ("" if here else " (fine if the jobs run on nodes with more cores)")
+            )
+    return errors, warnings

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+from snakemake_interface_executor_plugins.settings import ExecMode
 
 # The Snakefile imports hfc from this checkout even when the package is not installed.
 sys.path.insert(0, workflow.basedir)
@@ -90,6 +91,50 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 DATA = f"results/data/{DATASET}"
+
+
+def check_machine():
+    """Refuse (or, where the jobs may run elsewhere, warn about) threads / device this machine lacks.
+
+    Before any job: a job asking for CUDA where there is none fails only when it starts. Jobs
+    run here unless this is a dry run or a cluster run (--jobs / an executor's nodes), where
+    the user may know better, so those get a warning.
+    """
+    if workflow.exec_mode != ExecMode.DEFAULT:
+        return  # a job on a node: the main process has checked
+    import os
+    import re as _re
+    import torch
+
+    dry = any(
+        arg in ("--dry-run", "--dryrun", "--just-print")
+        or _re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", arg)
+        for arg in sys.argv[1:]
+    )
+    cluster = workflow.resource_settings.nodes is not None or any(
+        arg in ("--executor", "-e")
+        or arg.startswith("--executor=")
+        or arg == "--profile"
+        for arg in sys.argv[1:]
+    )
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    errors, warnings = resources.machine_problems(
+        int(config["threads"]), config["device"], cores, cuda, here=not (dry or cluster)
+    )
+    for warning in warnings:
+        print(f"WARNING (config): {warning}", file=sys.stderr)
+    if errors:
+        lines = "\n".join(f"  - {error}" for error in errors)
+        raise WorkflowError(
+            f"this machine cannot give what the config asks for ({len(errors)} problem(s)):\n{lines}"
+        )
+
+
+check_machine()
 # Studies drawn by the generic study_table / study_figure rules (table1 and figure3 have their own).
 GRID_STUDIES = [
     "heuristics",
@@ -188,68 +233,6 @@ def run_record(run):
     }
 
 
-# Where each recorded key comes from in the config, for the refusal message below.
-_RECORD_KEYS = {
-    "spec.model": "training.model / studies.architecture",
-    "spec.optimizer": "training.optimizer / studies.optimizer",
-    "spec.lr": "training.lr / training.lr_by_optimizer",
-    "spec.batch_size": "training.batch_size / studies.batch_size",
-    "spec.epochs": "training.epochs / training.shuffled_epochs",
-    "settings.rescale": "frequency.rescale",
-    "settings.radii": "frequency.radii",
-    "settings.evaluation": "evaluation",
-    "settings.threads": "threads",
-    "settings": "training",
-}
-
-
-def _config_key(key):
-    for prefix, where in _RECORD_KEYS.items():
-        if key == prefix or key.startswith(f"{prefix}."):
-            rest = key[len(prefix) :]
-            return f"{where}{rest}" if where in ("training", "evaluation") else where
-    return key
-
-
-def guard_finished_results():
-    """Refuse to start when finished results here were made with settings the config changed.
-
-    Snakemake would delete them before recomputing, and lose them if the new job failed. The
-    user keeps them by giving this config its own folder, or says they may go.
-    """
-    if config.get("replace_results"):
-        return
-    changed = {}  # (config key, recorded key, old, new) -> run folders
-    for run in RUNS:
-        for seed in SEEDS:
-            folder = Path(RUN_DIR.format(run=run, seed=seed))
-            record = folder / "run.json"
-            if not (record.is_file() and (folder / "model.pt").is_file()):
-                continue
-            try:
-                recorded = json.loads(record.read_text())
-            except ValueError:
-                continue  # an unreadable record protects nothing; the run is redone
-            for key, old, new in provenance.changed_keys(recorded, run_record(run)):
-                where = _config_key(key)
-                name = where if where == key else f"{where} ({key})"
-                changed.setdefault((name, repr(old), repr(new)), []).append(str(folder))
-    if changed:
-        lines = []
-        for (name, old, new), folders in sorted(changed.items()):
-            shown = ", ".join(folders[:3]) + (
-                f", ... ({len(folders)} runs)" if len(folders) > 3 else ""
-            )
-            lines.append(f"  - {name}: {old} -> {new} in {shown}")
-        listing = "\n".join(lines)
-        raise WorkflowError(
-            f"finished results in {Path.cwd() / 'results'} were made with other settings, and "
-            f"rerunning would delete them before the new runs finish:\n{listing}\n"
-            "Keep them: run this config in its own folder (snakemake --directory runs/<name> "
-            "--configfile <your config>). Or replace them: add --config replace_results=true."
-        )
-
-
 def frequency_files(wildcards=None):
     return [
         f"{DATA}/frequency/{split}_r{radius}.pt" for split in SPLITS for radius in RADII
@@ -336,6 +319,13 @@ def scale_caption(measured="evaluation"):
         "suite": suite,
         "all": f"{evaluated}; {attacked}",
     }[measured]
+    if not RUNS:
+        external = ", ".join(EXTERNAL) if EXTERNAL else "none"
+        return (
+            f"{d['name']} subset (train {n_train}, test {n_test} images); this config trains no "
+            f"model (every study is off), so nothing of the paper's studies was run; external "
+            f"models analysed: {external} (results/external/)"
+        )
     return (
         f"{d['name']} subset (train {n_train}, test {n_test} images), {measured_on}; "
         f"{t['model']}, {t['optimizer']} lr {t['lr']}, batch {t['batch_size']}, {t['epochs']} epochs, "
@@ -420,6 +410,3 @@ def analysis_files(kind, study):
             "results/robustness/{run}/seed{seed}/attack_suite.csv", run=runs, seed=SEEDS
         )
     return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
-
-
-guard_finished_results()

@@ -83,6 +83,20 @@ def test_sections_that_do_not_run_are_not_held_to_the_sizes(config):
     assert "response.test_size" in limit_error(config)
 
 
+def test_a_config_that_trains_nothing_is_not_held_to_the_training_sizes(config):
+    """Issue 21.4: only external models analysed; evaluation/training/response sizes unused."""
+    config["studies"] = {"table1": False, "figure3": False, "heuristics": [], "batch_size": [], "architecture": [],
+                         "optimizer": [], "batchnorm_lfc": False, "adversarial": False}  # fmt: skip
+    config["evaluation"].update(train_size=10**6, test_size=10**6)
+    config["training"]["batch_size"] = 10**6
+    config["response"].update(enabled=True, test_size=10**6)
+    check_limits(config, SIZES, SHAPE)
+    config["studies"]["figure3"] = True  # one trained model: every one of them is held again
+    message = limit_error(config)
+    for key in ("evaluation.train_size", "evaluation.test_size", "training.batch_size", "response.test_size"):
+        assert f"{key}: 1000000 is larger" in message
+
+
 def test_unknown_sizes_skip_only_what_depends_on_them(config):
     config["robustness"]["test_size"] = 10**6
     check_limits(config, None, None)  # an ImageFolder not there yet: checked when it is read

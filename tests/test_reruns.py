@@ -14,6 +14,7 @@ and then ask Snakemake's dry run which jobs it would run:
   evaluation subsets.
 """
 
+import json
 import os
 import re
 import shutil
@@ -221,3 +222,39 @@ def test_unlock_with_the_runs_own_arguments(made, tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ})
     assert result.returncode == 0, result.stderr[-2000:]
     assert not list(locks.glob("*.lock"))
+
+
+def test_a_missing_or_garbled_run_record_is_no_permission_to_retrain(made):
+    """Issue 21.1: Snakemake's record of the model knows the old settings when run.json does not."""
+    workflow, run, _ = made
+    folder = next((run / "results/runs").glob("band-low_*/seed0"))
+    record = folder / "run.json"
+    saved = record.read_text()
+    before = (folder / "model.pt").stat().st_mtime_ns
+    lr = ("--config", "training={lr: 0.01}")
+    try:
+        for garbled in ("[]", "{not json", None):
+            record.unlink() if garbled is None else record.write_text(garbled)
+            refused = snakemake(workflow, run, "-n", *lr)
+            output = refused.stdout + refused.stderr
+            assert refused.returncode != 0, f"{garbled!r}: {output[-2000:]}"
+            assert f"training.lr / training.lr_by_optimizer (spec.lr): 0.002 -> 0.01 in {folder.relative_to(run)}" in output
+            # unchanged settings: the record is written again from Snakemake's, nothing reruns
+            assert planned_rules(snakemake(workflow, run, "-n")) == {}, garbled
+            assert json.loads(record.read_text()) == json.loads(saved)
+        # neither record: nobody can tell, so it is refused even with the same settings
+        record.unlink()
+        metadata = run / ".snakemake/metadata"
+        hidden = run / "metadata-aside"
+        metadata.rename(hidden)
+        try:
+            refused = snakemake(workflow, run, "-n")
+        finally:
+            hidden.rename(metadata)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0
+        assert f"{folder.relative_to(run)}/run.json is missing and Snakemake has no record of" in output
+        assert "replace_results=true" in output
+    finally:
+        record.write_text(saved)
+    assert (folder / "model.pt").stat().st_mtime_ns == before
