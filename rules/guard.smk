@@ -1,5 +1,5 @@
 # Finished results are not replaced because a setting changed, unless the user says so
-# (issues 10 and 21; docs/recovery.md). Included last: it reads the params of every rule.
+# (issues 10 and 21; docs/running.md). Included last: it reads the params of every rule.
 #
 # Snakemake reruns a job whose params differ from those it recorded when the job finished
 # (.snakemake/metadata), and deletes the job's outputs first: a trained model, Table 2's
@@ -281,7 +281,7 @@ def guard_finished_results():
         "Keep them: run this config in its own folder (snakemake --directory "
         "runs/<name> --configfile <your config>), or set the settings back. Or replace "
         "them: add --config replace_results=true (Snakemake then reruns only what changed). "
-        "See docs/recovery.md."
+        "See docs/running.md."
     )
     raise WorkflowError("\n".join(parts))
 
