@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-__all__ = ["MARGIN", "PROCESS_MB", "activation_bytes_per_image", "parameter_bytes", "mem_mb"]
+__all__ = ["MARGIN", "PROCESS_MB", "activation_bytes_per_image", "macs_per_image", "parameter_bytes", "mem_mb"]
 
 # Peak RSS of a Python process that imported torch, torchvision and pandas (measured: ~710 MB
 # with the CUDA build of torch on a CPU machine).
@@ -27,8 +27,9 @@ _MB = 1 << 20
 
 
 @lru_cache(maxsize=None)
-def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
+def _measure(model: str, kwargs_items: tuple) -> tuple[int, int, int]:
     import torch
+    import torch.nn as nn
 
     from hfc.models import build_model
 
@@ -36,12 +37,16 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
     # On the meta device nothing is allocated: shapes only, so a huge width costs nothing here
     # (its job then fails with the allocator's own error, or is refused by SLURM).
     net = build_model(model, **kwargs, device="meta")
-    total = 0
+    total = macs = 0
 
-    def hook(_module, _inputs, output):
-        nonlocal total
+    def hook(module, _inputs, output):
+        nonlocal total, macs
         if isinstance(output, torch.Tensor):
             total += output.numel() * output.element_size()
+            if isinstance(module, nn.Conv2d):
+                macs += output.numel() * module.weight[0].numel()
+            elif isinstance(module, nn.Linear):
+                macs += output.numel() * module.in_features
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if not list(m.children())]
     size = kwargs["image_size"]
@@ -50,7 +55,7 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
     for handle in handles:
         handle.remove()
     params = sum(p.numel() * p.element_size() for p in net.parameters())
-    return total, params
+    return total, params, macs
 
 
 def _key(model: str, build_kwargs: dict) -> tuple:
@@ -64,6 +69,11 @@ def activation_bytes_per_image(model: str, build_kwargs: dict) -> int:
 
 def parameter_bytes(model: str, build_kwargs: dict) -> int:
     return _measure(*_key(model, build_kwargs))[1]
+
+
+def macs_per_image(model: str, build_kwargs: dict) -> int:
+    """Multiply-accumulates of one image's forward pass through the convolutions and linear layers."""
+    return _measure(*_key(model, build_kwargs))[2]
 
 
 def _round(mb: float) -> int:
