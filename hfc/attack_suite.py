@@ -718,9 +718,8 @@ def checklist_markdown(checks: pd.DataFrame, caption: str = "", tolerance: float
         *[f"- `{c}`: {what}." for c, what in CHECKS.items()],
         f"- A check passes within {tolerance:g} of accuracy; \"about 0\" is at most {near_zero:g}. Values: largest rise "
         "with ε; highest accuracy at the largest ε; largest PGD − FGSM; largest lead of the gradient-free attack.",
-        "- \"not informative at this budget\": the check could not have failed with the attacks as run (Square "
-        "short of its plateau, i.e. still falling by more than the tolerance over the second half of its queries; "
-        "no iterative attack at the largest ε).",
+        f"- \"not informative at this budget\": the check could not have failed with the attacks as run (Square short of "
+        f"its plateau, i.e. under {PLATEAU_QUERIES} queries with accuracy left; no iterative attack at the largest ε).",
         f"- {len(flagged)} group(s) flagged \"gradient masking suspected\", {len(failed)} other failed check(s), "
         f"{len(uninformative)} check(s) not informative at this budget, of {checks.groupby(keys).ngroups if keys else 1} group(s).",
     ]
