@@ -175,6 +175,10 @@ def _suite_problems(config: dict, suite: dict, robustness: dict, n_test: int | N
         return [str(error)]
     problems = []
     rhos = [float(r) for r in robustness.get("rhos") or []]
+    if s["square_eps"] is not None:
+        stray = [e for e in s["square_eps"] if round(e, 6) not in {round(x, 6) for x in s["eps"]}]
+        if stray:
+            problems.append(f"robustness.suite.square_eps: {stray} not among robustness.suite.eps {s['eps']}")
     if s["square_rhos"] is not None:
         stray = [r for r in s["square_rhos"] if round(r, 6) not in {round(x, 6) for x in rhos}]
         if stray:
