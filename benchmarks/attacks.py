@@ -11,20 +11,32 @@ APGD, Square and PGD's restarts stop attacking an image once it is misclassified
 cost depends on how robust the model is: the labels are the untrained CNN's own predictions
 (clean accuracy 1) and the table prints the accuracy left after each attack.
 
+Third table (issue 20): Square on every ρ × ε point of the suite, before (one point at a time,
+hfc.attacks.square in the default memory layout: the suite's code before issue 20) and after
+(every point in one search, channels-last forward passes: hfc.attack_suite), in CPU-seconds of
+this process (less sensitive than wall time to other jobs on a shared machine), with the
+accuracy each leaves (the same up to the last bits of the forward pass).
+
     python benchmarks/attacks.py --images 256 --size 28 --steps 10 --threads 1
     python benchmarks/attacks.py --apgd-steps 100 --square-queries 5000 --pgd-restarts 5   # AutoAttack's budgets
+    python benchmarks/attacks.py --images 100 --square-only --square-queries 1000 --suite-eps 0.03 0.09 0.3
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-import torch
-import torch.nn as nn
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's hfc, not an installed one
 
-from hfc import attack_suite
-from hfc.attacks import fgsm, pgd
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from hfc import attack_suite  # noqa: E402
+from hfc.attacks import fgsm, pgd, square  # noqa: E402
+from hfc.smoothing import smooth_first_conv  # noqa: E402
 
 
 def small_cnn(channels: int, size: int) -> nn.Module:
@@ -77,6 +89,9 @@ def main() -> None:
     parser.add_argument("--pgd-restarts", type=int, default=2, help="suite: PGD runs per image")
     parser.add_argument("--apgd-steps", type=int, default=10, help="suite: APGD iterations")
     parser.add_argument("--square-queries", type=int, default=100, help="suite: Square query budget (config.yaml's)")
+    parser.add_argument("--suite-eps", type=float, nargs="+", default=[0.03, 0.09, 0.3], help="Square table: ε")
+    parser.add_argument("--suite-rhos", type=float, nargs="+", default=[0.0, 1.0], help="Square table: ρ")
+    parser.add_argument("--square-only", action="store_true", help="only the Square before/after table")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.size % 4:
@@ -93,6 +108,9 @@ def main() -> None:
     with torch.no_grad():
         own = model(images).argmax(dim=1)  # clean accuracy 1, so every image is attacked in full
 
+    if args.square_only:
+        square_before_after(model, images, own, args, device)
+        return
     attacks = {
         "fgsm": lambda x, y: fgsm(model, x, y, args.eps),
         f"pgd ({args.steps} steps)": lambda x, y: pgd(model, x, y, args.eps, args.steps, step_size),
@@ -144,6 +162,44 @@ def main() -> None:
         fgsm_rate = rate if name == "fgsm" else fgsm_rate
         accuracy = table.loc[table["attack"] == name, "accuracy"].iloc[0]
         print(f"{name:<18} {rate:>10.0f} {fgsm_rate / rate:>11.1f}x {accuracy:>14.3f}")
+    print()
+    square_before_after(model, images, own, args, device)
+
+
+def square_before_after(model, images, labels, args, device) -> None:
+    """Square on every ρ × ε: one point at a time in the default layout, then all at once channels-last."""
+    models = [smooth_first_conv(model, rho).eval() for rho in args.suite_rhos]
+    settings = attack_suite.check_settings({"eps": args.suite_eps, "square_queries": args.square_queries,
+                                            "batch_size": max(args.batch_size, args.images), "seed": 0})  # fmt: skip
+    batches = [slice(0, args.images)]
+    with torch.no_grad():
+        clean = [m(images).argmax(dim=1) == labels for m in models]
+    points = [(m, e) for m in range(len(models)) for e in args.suite_eps]
+    before, after = [], []
+    for _ in range(args.repeats):
+        start = time.process_time()
+        accuracy = []
+        for m, eps in points:
+            adv = square(models[m], images, labels, eps, args.square_queries, generator=torch.Generator().manual_seed(0))
+            with torch.no_grad():
+                accuracy.append((models[m](adv).argmax(dim=1) == labels).float().mean().item())
+        before.append(time.process_time() - start)
+        start = time.process_time()
+        results = attack_suite._square_blocks(models, points, images, labels, clean, args.square_queries, settings, batches)
+        after.append(time.process_time() - start)
+    batched = [correct.float().mean().item() for correct, _ in results]
+    t_before, t_after = min(before), min(after)
+    print(
+        f"Square, {args.square_queries} queries, on {len(points)} points (ρ {args.suite_rhos} × ε {args.suite_eps}), "
+        f"{args.images} images, {args.threads} thread(s): CPU-seconds, best of {args.repeats}"
+    )
+    print(f"{'':<44} {'CPU-s':>8} {'mean accuracy left':>19}")
+    print(f"{'before: one point at a time, default layout':<44} {t_before:>8.2f} {sum(accuracy) / len(accuracy):>19.3f}")
+    print(f"{'after: all points at once, channels-last':<44} {t_after:>8.2f} {sum(batched) / len(batched):>19.3f}")
+    print(
+        f"speed-up {t_before / t_after:.1f}x; largest accuracy difference of a point "
+        f"{max(abs(a - b) for a, b in zip(accuracy, batched)):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -401,8 +401,29 @@ def _square_p(p_init: float, it: int, queries: int) -> float:
     return p_init / 512
 
 
-def _random_sign(shape, generator, device) -> torch.Tensor:
-    return torch.sign(2 * torch.rand(shape, generator=generator) - 1).to(device)
+def _square_sides(queries: int, p_init: float, h: int, w: int) -> list[int]:
+    """Side of the square proposed at each of ``queries`` iterations (the reference's schedule)."""
+    return [max(int(round(math.sqrt(_square_p(p_init, i, queries) * h * w))), 1) for i in range(queries)]
+
+
+def _square_draws(generator: torch.Generator, n: int, shape, queries: int, sides: list[int]):
+    """Every random draw of one Square run on ``n`` images, all at once and in the reference's order.
+
+    The reference draws the starting stripes (a sign per image, channel and column), then per
+    iteration two uniforms for the square's corner and one per channel for its sign; one call for
+    all of them yields the very same numbers (a CPU generator fills tensors in sequence). Drawing
+    the whole budget up front also means a run uses up the same stretch of the generator however
+    early it stops. Returns ``stripes`` (n, C, 1, W), ``vh`` / ``vw`` (queries,) corners, ``signs``
+    (queries, C), all on the CPU.
+    """
+    c, h, w = shape
+    stripes = torch.sign(2 * torch.rand((n, c, 1, w), generator=generator) - 1)
+    u = torch.rand(queries * (2 + c), generator=generator).view(queries, 2 + c)
+    side = torch.tensor(sides, dtype=torch.float32)
+    # float32 products truncated, as the reference draws its corner
+    vh = ((h - side) * u[:, 0]).long()
+    vw = ((w - side) * u[:, 1]).long()
+    return stripes, vh, vw, torch.sign(2 * u[:, 2:] - 1)
 
 
 @torch.no_grad()
@@ -414,29 +435,58 @@ def _margin(model, x, y) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _square_run(model, x, y, eps, queries, p_init, generator) -> torch.Tensor:
-    _, c, h, w = x.shape
-    x_best = (x + eps * _random_sign((x.shape[0], c, 1, w), generator, x.device)).clamp(0.0, 1.0)
-    margin_min = _margin(model, x_best, y)
+def _square_search(margin_fn, x, y, eps, stripes, block, vh, vw, signs, sides) -> tuple[torch.Tensor, torch.Tensor]:
+    """Square's greedy random search on rows that may each have their own ε and their own draws.
+
+    ``x`` N×C×H×W images to attack, ``y`` their labels, ``eps`` (N,) budgets, ``stripes`` (N, C, 1, W)
+    starting signs; row r proposes, at iteration i, the square of side ``sides[i]`` at corner
+    (``vh[block[r], i]``, ``vw[block[r], i]``) with signs ``signs[block[r], i]``. ``margin_fn(z, y, rows)``
+    returns the margins of images ``z`` (rows ``rows`` of ``x``, ascending). A row stops being
+    queried once its margin is <= 0. With one block this is the reference's single run exactly.
+    Returns the best points and ``fooled_at`` (N,): the iteration after which a row's margin first
+    reached <= 0 (0: the starting stripes), -1 where it never did.
+    """
+    n = x.shape[0]
+    _, _, h, w = x.shape
+    eps4 = eps.view(-1, 1, 1, 1)
+    rows_h = torch.arange(h, device=x.device)
+    rows_w = torch.arange(w, device=x.device)
+    everyone = torch.arange(n, device=x.device)
+    x_best = (x + eps4 * stripes).clamp(0.0, 1.0)
+    margin_min = margin_fn(x_best, y, everyone)
     loss_min = margin_min.clone()
-    for i in range(queries):
+    fooled_at = torch.where(margin_min <= 0, 0, -1)
+    for i, side in enumerate(sides):
         idx = (margin_min > 0).nonzero().flatten()
         if idx.numel() == 0:
             break
-        x_curr, x_best_curr, y_curr = x[idx], x_best[idx], y[idx]
-        side = max(int(round(math.sqrt(_square_p(p_init, i, queries) * h * w))), 1)
-        # float32 product truncated, as the reference draws its corner
-        vh = int(((h - side) * torch.rand([1], generator=generator)).long())
-        vw = int(((w - side) * torch.rand([1], generator=generator)).long())
-        delta = torch.zeros(c, h, w, device=x.device)
-        delta[:, vh : vh + side, vw : vw + side] = 2.0 * eps * _random_sign((c, 1, 1), generator, x.device)
-        x_new = torch.minimum(torch.maximum(x_best_curr + delta, x_curr - eps), x_curr + eps).clamp(0.0, 1.0)
-        margin = _margin(model, x_new, y_curr)
+        b = block[idx]
+        x_curr, x_best_curr, e = x[idx], x_best[idx], eps4[idx]
+        top, left = vh[b, i, None], vw[b, i, None]
+        in_h = (rows_h >= top) & (rows_h < top + side)
+        in_w = (rows_w >= left) & (rows_w < left + side)
+        inside = (in_h[:, None, :, None] & in_w[:, None, None, :]).to(x.dtype)
+        delta = (2.0 * e) * signs[b, i][:, :, None, None] * inside
+        x_new = torch.minimum(torch.maximum(x_best_curr + delta, x_curr - e), x_curr + e).clamp(0.0, 1.0)
+        margin = margin_fn(x_new, y[idx], idx)
         improved = margin < loss_min[idx]
         loss_min[idx] = torch.where(improved, margin, loss_min[idx])
         improved |= margin <= 0
         margin_min[idx] = torch.where(improved, margin, margin_min[idx])
         x_best[idx] = torch.where(improved.view(-1, 1, 1, 1), x_new, x_best_curr)
+        fooled_at[idx] = torch.where((margin <= 0) & (fooled_at[idx] < 0), i + 1, fooled_at[idx])
+    return x_best, fooled_at
+
+
+def _square_run(model, x, y, eps, queries, p_init, generator) -> torch.Tensor:
+    _, c, h, w = x.shape
+    sides = _square_sides(queries, p_init, h, w)
+    stripes, vh, vw, signs = (t.to(x.device) for t in _square_draws(generator, x.shape[0], (c, h, w), queries, sides))
+    n = x.shape[0]
+    x_best, _ = _square_search(
+        lambda z, labels, rows: _margin(model, z, labels), x, y, torch.full((n,), eps, dtype=x.dtype, device=x.device),
+        stripes, torch.zeros(n, dtype=torch.long, device=x.device), vh[None], vw[None], signs[None], sides,
+    )  # fmt: skip
     return x_best
 
 
@@ -457,7 +507,9 @@ def square(
     per channel, keeping it for the images whose margin it lowers. One model query per image
     and iteration, plus one for the start. ``restarts`` runs, each on the images still
     correct; ``generator`` as in :func:`apgd`. Returns the adversarial examples found (the
-    clean image where none was). Model in eval mode.
+    clean image where none was). Model in eval mode. Each run draws all its random numbers up
+    front (the reference's numbers, in its order), so a second restart starts where a full first
+    run would have left the generator, however early the first one stopped.
     """
     _check_inputs(model, images, labels, eps)
     _check_count("queries", queries, 1)

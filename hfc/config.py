@@ -254,6 +254,49 @@ def load_config(path: str | Path) -> dict:
     return validate_config(check_yaml_file(path))
 
 
+def _suite_problems(config: dict, suite: dict, robustness: dict, n_test: int | None, shape: tuple | None) -> list[str]:
+    """robustness.suite's Square points among the run's ε / ρ, and its budget within max_minutes."""
+    from hfc import attack_suite
+
+    try:
+        s = attack_suite.check_settings(suite)
+    except ValueError as error:
+        return [str(error)]
+    problems = []
+    rhos = [float(r) for r in robustness.get("rhos") or []]
+    if s["square_eps"] is not None:
+        stray = [e for e in s["square_eps"] if round(e, 6) not in {round(x, 6) for x in s["eps"]}]
+        if stray:
+            problems.append(f"robustness.suite.square_eps: {stray} not among robustness.suite.eps {s['eps']}")
+    if s["square_rhos"] is not None:
+        stray = [r for r in s["square_rhos"] if round(r, 6) not in {round(x, 6) for x in rhos}]
+        if stray:
+            problems.append(f"robustness.suite.square_rhos: {stray} not among robustness.rhos {rhos}")
+    if "square" not in s["attacks"] or shape is None or problems:
+        return problems
+    n_images = s["test_size"] or n_test
+    if n_images is None:
+        return problems
+    training = config["training"]
+    model = training["model"]
+    kwargs = {"in_channels": shape[0] or 3, "num_classes": 10, "image_size": shape[1], "mean": [0.5] * (shape[0] or 3),
+              "std": [0.25] * (shape[0] or 3), "width": float(training["width_by_model"].get(model, 1.0))}  # fmt: skip
+    from hfc.resources import macs_per_image
+
+    seconds = attack_suite.square_worst_case_seconds(
+        s, rhos or [0.0], n_images, macs_per_image(model, kwargs), config.get("device", "cpu"), config.get("threads", 1)
+    )
+    if seconds > 60 * s["max_minutes"]:
+        problems.append(
+            f"robustness.suite.square_queries: {s['square_queries']} queries (and square_queries_elsewhere "
+            f"{s['square_queries_elsewhere']}) on {n_images} images may take Square up to {seconds / 60:.0f} min per "
+            f"attack_suite job even at a generous {attack_suite.assumed_macs_per_second(config.get('device', 'cpu'), config.get('threads', 1)) / 1e9:g} "
+            f"GMAC/s (every image withstanding every query), more than robustness.suite.max_minutes = {s['max_minutes']:g}; "
+            "lower square_queries, narrow square_eps / square_rhos, or raise max_minutes"
+        )
+    return problems
+
+
 def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple | None) -> None:
     """Raise :class:`ConfigError` for sizes that no job could honour, naming each key.
 
@@ -311,6 +354,8 @@ def check_limits(config: dict, full_sizes: tuple[int, int] | None, shape: tuple 
                 f"studies.batch_size: {too_big} larger than the {n_train} training images ({where_train}); "
                 "remove them or use a larger training set"
             )
+    if suite.get("enabled") and robustness:
+        problems += _suite_problems(config, suite, robustness, n_test, shape)
     if shape is not None:
         side = min(shape[1], shape[2])
         rank = robustness.get("svd_rank")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-__all__ = ["MARGIN", "PROCESS_MB", "activation_bytes_per_image", "parameter_bytes", "mem_mb"]
+__all__ = ["MARGIN", "PROCESS_MB", "activation_bytes_per_image", "macs_per_image", "parameter_bytes", "mem_mb"]
 
 # Peak RSS of a Python process that imported torch, torchvision and pandas (measured: ~710 MB
 # with the CUDA build of torch on a CPU machine).
@@ -29,8 +29,9 @@ _REAL_RUN_BYTES = 256 * _MB
 
 
 @lru_cache(maxsize=None)
-def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
+def _measure(model: str, kwargs_items: tuple) -> tuple[int, int, int]:
     import torch
+    import torch.nn as nn
 
     from hfc.models import build_model
 
@@ -47,14 +48,18 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
         device = "cpu"
         with torch.random.fork_rng(devices=[]):
             net = build_model(model, **kwargs, device="cpu")
-    total = 0
+    total = macs = 0
 
-    def counted(forward):
+    def counted(module, forward):
         def wrapper(*args, **kwargs):
-            nonlocal total
+            nonlocal total, macs
             output = forward(*args, **kwargs)
             if isinstance(output, torch.Tensor):
                 total += output.numel() * output.element_size()
+                if isinstance(module, nn.Conv2d):
+                    macs += output.numel() * module.weight[0].numel()
+                elif isinstance(module, nn.Linear):
+                    macs += output.numel() * module.in_features
             return output
 
         return wrapper
@@ -63,11 +68,11 @@ def _measure(model: str, kwargs_items: tuple) -> tuple[int, int]:
     # would make torch import torch._dynamo too.
     for module in net.modules():
         if not list(module.children()):
-            module.forward = counted(module.forward)
+            module.forward = counted(module, module.forward)
     size = kwargs["image_size"]
     with torch.no_grad():
         net.eval()(torch.zeros(1, kwargs["in_channels"], size, size, device=device))
-    return total, params
+    return total, params, macs
 
 
 def _key(model: str, build_kwargs: dict) -> tuple:
@@ -81,6 +86,11 @@ def activation_bytes_per_image(model: str, build_kwargs: dict) -> int:
 
 def parameter_bytes(model: str, build_kwargs: dict) -> int:
     return _measure(*_key(model, build_kwargs))[1]
+
+
+def macs_per_image(model: str, build_kwargs: dict) -> int:
+    """Multiply-accumulates of one image's forward pass through the convolutions and linear layers."""
+    return _measure(*_key(model, build_kwargs))[2]
 
 
 def _round(mb: float) -> int:

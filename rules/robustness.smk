@@ -1,6 +1,8 @@
 # Paper §3.1, §6 and §8 on the two models of the adversarial study (hfc.grid): Table 2,
 # Figures 2 and 7, kernel smoothness and the truncated-SVD control. Science in hfc.robustness.
 
+import math
+
 ROBUSTNESS = config["robustness"]
 # {"natural": run id, "adversarial": run id}; empty while studies.adversarial is off, and then
 # the scripts stop with that advice should one of these outputs be asked for.
@@ -95,7 +97,8 @@ rule attack_suite:
         mem_mb=lambda wc: job_mem_mb(
             "attack", run=wc.run, batch_size=SUITE["batch_size"], attack_copies=8
         ),
-        runtime=lambda wc, attempt: 120 * attempt,
+        # robustness.suite.max_minutes, which the Square budget was checked against at parse time
+        runtime=lambda wc, attempt: int(math.ceil(SUITE["max_minutes"])) * attempt,
         gpu=0 if config["device"] == "cpu" else 1,
     params:
         code=code_version("attack_suite"),

@@ -223,6 +223,20 @@ def _smoothing(label: str, attack: str, eps: float) -> Measure:
     return measure
 
 
+def _square_at_plateau(rows: pd.DataFrame, label: str, rho: float, eps: float) -> None:
+    """Refuse a Square cell whose budget was short of its plateau: its accuracy would measure the
+    budget, not the model (hfc.attack_suite.at_plateau)."""
+    from hfc.attack_suite import PLATEAU_QUERIES, at_plateau
+
+    queries = rows["queries"] if "queries" in rows.columns else pd.Series(float("nan"), index=rows.index)
+    for (_, r), q in zip(rows.iterrows(), queries):
+        if not at_plateau(float(r["accuracy"]), float(q)):
+            raise NotEvaluable(
+                f"Square ran {q:.0f} queries at M_{label} ρ={rho:g} ε={eps:g} (seed {r['seed']}), short of its plateau "
+                f"({PLATEAU_QUERIES}): raise robustness.suite.square_queries, or name ε / ρ in square_eps / square_rhos"
+            )
+
+
 def _suite_gain(label: str, attack: str, eps: float) -> Measure:
     """ρ = 1 minus ρ = 0 accuracy of one model under one attack of the suite (hfc.attack_suite)."""
 
@@ -241,6 +255,8 @@ def _suite_gain(label: str, attack: str, eps: float) -> Measure:
                     f"no attack-suite cell M_{label} ρ={rho:g} {attack} ε={eps:g} "
                     "(robustness.rhos, robustness.suite.attacks / eps)"
                 )
+            if attack == "square":
+                _square_at_plateau(rows, label, rho, eps)
             return rows.groupby("seed")["accuracy"].mean().astype(float)
 
         return _paired(cell(1.0), cell(0.0))

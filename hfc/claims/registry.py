@@ -318,7 +318,10 @@ CLAIMS: tuple[Claim, ...] = (
                 f"Smoothing (ρ = 1) raises M_{label}'s accuracy at ε = 0.09 also under an attack that uses no "
                 "gradients (Square), i.e. the gain is not gradient masking."
             ),
-            metric=f"Square-attack ε=0.09 accuracy of M_{label}, ρ = 1 minus ρ = 0 (robustness.suite)",
+            metric=(
+                f"Square-attack ε=0.09 accuracy of M_{label}, ρ = 1 minus ρ = 0 (robustness.suite), Square at its "
+                "plateau budget (square_queries >= 5000 there; not evaluated below it)"
+            ),
             comparison=">",
             threshold=0.0,
             min_scale=_SMALL,
