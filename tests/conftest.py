@@ -37,48 +37,38 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _shared_folder(tmp_path_factory) -> Path:
-    """A folder of this test session that every pytest-xdist worker sees (its own basetemp without xdist)."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, repo_root):
     """One end-to-end run of tests/configs/tiny.yaml (every study at toy scale) with the example
-    external model of configs/external.yaml, made once per test session and shared by the tests
-    that only read its outputs, across pytest-xdist workers (the first to ask runs it under a
-    file lock, the others wait and read). Returns the run folder, its Snakemake arguments and
-    the finished process's return code and stderr tail; each test asserts the return code."""
-    import json
+    external model of configs/external.yaml, shared by the tests that only read its outputs
+    (tests.shared_runs.made_once). Returns the run folder, its Snakemake arguments and the finished
+    process's return code and stderr tail; each test asserts the return code."""
     import subprocess
     from types import SimpleNamespace
 
     import yaml
-    from filelock import FileLock
 
     from hfc.models import build_model
     from tests import fakedata
 
-    shared = _shared_folder(tmp_path_factory)
-    folder = shared / "tiny-run"
     args = ["--cores", "2", "-s", str(repo_root / "Snakefile"), "--configfile", "config.yaml"]
-    with FileLock(str(shared / "tiny-run.lock")):
-        status = folder / "finished.json"
-        if not status.exists():
-            folder.mkdir(exist_ok=True)
-            fakedata.write_idx_dataset(folder / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
-                weights = build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.5).net.state_dict()
-            torch.save(weights, folder / "my_cnn.pt")
-            config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
-            external = yaml.safe_load((repo_root / "configs/external.yaml").read_text())["external_models"]
-            external[0]["test_size"] = 50
-            config["external_models"] = external
-            (folder / "config.yaml").write_text(yaml.safe_dump(config))
-            result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=folder, capture_output=True,
-                                    text=True, timeout=1800)  # fmt: skip
-            status.write_text(json.dumps({"returncode": result.returncode, "stderr": result.stderr[-5000:]}))
-    finished = json.loads(status.read_text())
+
+    def make(folder):
+        fakedata.write_idx_dataset(folder / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            weights = build_model("small_cnn", 1, 10, 28, 0.3, 0.35, width=0.5).net.state_dict()
+        torch.save(weights, folder / "my_cnn.pt")
+        config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
+        external = yaml.safe_load((repo_root / "configs/external.yaml").read_text())["external_models"]
+        external[0]["test_size"] = 50
+        config["external_models"] = external
+        (folder / "config.yaml").write_text(yaml.safe_dump(config))
+        result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=folder, capture_output=True,
+                                text=True, timeout=1800)  # fmt: skip
+        return {"returncode": result.returncode, "stderr": result.stderr[-5000:]}
+
+    from tests.shared_runs import made_once
+
+    folder, finished = made_once(tmp_path_factory, "tiny-run", make)
     return SimpleNamespace(path=folder, args=args, **finished)

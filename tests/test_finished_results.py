@@ -19,7 +19,8 @@ import yaml
 from hfc.models import build_model
 from tests import fakedata
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module under pytest-xdist: its tests share the module's folder.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("finished_results")]
 
 OFF = {"table1": False, "figure3": False, "heuristics": [], "batch_size": [], "architecture": [], "optimizer": [],
        "batchnorm_lfc": False, "adversarial": False}  # fmt: skip
@@ -30,7 +31,9 @@ def snakemake(repo: Path, cwd: Path, config: str, *args: str) -> subprocess.Comp
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=1200)
 
 
-@pytest.fixture(scope="module")
+# Session scope: under pytest-xdist a worker may run other modules between this module's
+# tests, and a module-scoped fixture would then be made again.
+@pytest.fixture(scope="session")
 def folder(tmp_path_factory, repo_root):
     run = tmp_path_factory.mktemp("finished")
     fakedata.write_idx_dataset(run / "fake-data" / "fashion_mnist", n_train=60, n_test=40, seed=0)

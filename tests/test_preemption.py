@@ -28,9 +28,7 @@ import torch
 import yaml
 
 from tests import fakedata
-
-# One worker runs the whole module under pytest-xdist: its tests share the prepared data.
-pytestmark = pytest.mark.xdist_group("preemption")
+from tests.shared_runs import made_once
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 RADIUS = 4  # one radius: fewer split_frequency jobs
@@ -105,16 +103,20 @@ def kill_group(process: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prepared(tmp_path_factory, repo_root) -> Path:
-    """A directory with the fake dataset and its frequency splits, made by the workflow."""
-    root = tmp_path_factory.mktemp("prepared")
-    fakedata.write_idx_dataset(root / "fake-data" / "fashion_mnist", n_train=N_TRAIN, n_test=N_TEST, seed=0)
-    write_config(root / CONFIG, repo_root)
-    env = {**os.environ, "HFC_DATA_CACHE": str(root / "data-cache")}
-    result = snakemake(repo_root, root, *FREQUENCY, "--cores", "2", env=env)
-    assert result.returncode == 0, result.stderr[-5000:]
-    return root
+    """A directory with the fake dataset and its frequency splits, made by the workflow once per
+    session (tests copy it, never change it: tests.shared_runs.made_once shares it among xdist workers)."""
+
+    def make(root):
+        fakedata.write_idx_dataset(root / "fake-data" / "fashion_mnist", n_train=N_TRAIN, n_test=N_TEST, seed=0)
+        write_config(root / CONFIG, repo_root)
+        env = {**os.environ, "HFC_DATA_CACHE": str(root / "data-cache")}
+        result = snakemake(repo_root, root, *FREQUENCY, "--cores", "2", env=env)
+        assert result.returncode == 0, result.stderr[-5000:]
+        return {}
+
+    return made_once(tmp_path_factory, "prepared", make)[0]
 
 
 def workdir(prepared: Path, path: Path) -> Path:

@@ -58,7 +58,9 @@ def planned_rules(result: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
-@pytest.fixture(scope="module")
+# Session scope: under pytest-xdist a worker may run other modules between this module's
+# tests, and a module-scoped fixture would then be made again.
+@pytest.fixture(scope="session")
 def made(tmp_path_factory, repo_root):
     base = tmp_path_factory.mktemp("reruns")
     workflow = base / "workflow"
