@@ -74,3 +74,31 @@ def test_run_checks_the_configfiles_before_snakemake_reads_them(repo_root, tmp_p
     good.write_text("training: {epochs: 2}\n")
     result = quickstart(repo_root, shims, tmp_path, "run", f"--configfile={good}", "-n")
     assert result.returncode == 0 and f"snakemake ran with --cores all --configfile={good} -n" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "env, args, expected",
+    [
+        ({"HFC_TEST_WORKERS": "2"}, ["-q"], "pytest -n 2 --dist loadgroup -q"),
+        ({"HFC_TEST_WORKERS": "1"}, ["-q"], "pytest -q"),  # one worker: no xdist at all
+        ({"HFC_TEST_WORKERS": "2"}, ["-n", "0", "-q"], "pytest -n 0 -q"),  # the user's -n wins
+        ({"HFC_TEST_WORKERS": "3"}, ["--numprocesses=4"], "pytest --numprocesses=4"),
+    ],
+)
+def test_test_mode_runs_pytest_on_the_workers_asked_for(repo_root, tmp_path, env, args, expected):
+    import hashlib
+
+    # An installed venv with the test extras (its stamp matches); its python only says how it was called.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    shim(venv / "bin", "python", 'shift 2; echo "pytest $*"')  # drops "-m pytest"'s two words
+    digest = hashlib.sha256((repo_root / "pyproject.toml").read_bytes() + (repo_root / "constraints.txt").read_bytes())
+    (venv / f".hfc-installedtest,detection-{digest.hexdigest()[:16]}").touch()
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    result = subprocess.run(["bash", str(repo_root / "quickstart.sh"), "test", *args],
+                            env={**os.environ, **env, "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
+                                 "HFC_VENV": str(venv)}, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "installing" not in result.stdout, result.stdout  # the stamp matched: straight to pytest
+    assert result.stdout.strip().splitlines()[-1] == expected
