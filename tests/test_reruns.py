@@ -27,9 +27,9 @@ import pytest
 import yaml
 
 from tests import fakedata
+from tests.shared_runs import made_once
 
-# One worker runs the whole module under pytest-xdist: its tests share the module's run.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reruns")]
+pytestmark = pytest.mark.slow
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CODE = ("Snakefile", "config.yaml", "rules", "workflow_scripts", "hfc", "envs", "report")
@@ -58,35 +58,49 @@ def planned_rules(result: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
-# Session scope: under pytest-xdist a worker may run other modules between this module's
-# tests, and a module-scoped fixture would then be made again.
 @pytest.fixture(scope="session")
 def made(tmp_path_factory, repo_root):
-    base = tmp_path_factory.mktemp("reruns")
-    workflow = base / "workflow"
-    workflow.mkdir()
-    for name in CODE:
-        source = repo_root / name
-        if source.is_dir():
-            shutil.copytree(source, workflow / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, workflow / name)
-    run = base / "run"
-    fakedata.write_imagefolder(run / "images", classes=CLASSES, n_train=12, n_test=6, size=(16, 16), seed=3)
-    config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
-    config["dataset"] = {"name": "imagefolder", "root": "images", "image_size": 16, "train_size": None, "test_size": None}
-    config["frequency"]["radii"] = [4]
-    config["training"].update(epochs=1, batch_size=12)
-    config["evaluation"].update(train_size=None, test_size=None)
-    config["studies"] = {"table1": True, "figure3": False, "heuristics": [], "batch_size": [], "architecture": [],
-                         "optimizer": [], "batchnorm_lfc": False, "adversarial": False}  # fmt: skip
-    config["robustness"].update(figure2_radius=4, svd_rank=4)
-    config["response"]["enabled"] = False
-    config["threads"] = 2
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(workflow, run, "--cores", "1")
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    return workflow, run, result.stdout + result.stderr
+    """The workflow's code copied and its small run finished, once per session (shared by the
+    pytest-xdist workers, tests.shared_runs.made_once): tests that only read use it as it is."""
+
+    def make(base):
+        workflow = base / "workflow"
+        workflow.mkdir()
+        for name in CODE:
+            source = repo_root / name
+            if source.is_dir():
+                shutil.copytree(source, workflow / name, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy2(source, workflow / name)
+        run = base / "run"
+        fakedata.write_imagefolder(run / "images", classes=CLASSES, n_train=12, n_test=6, size=(16, 16), seed=3)
+        config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
+        config["dataset"] = {"name": "imagefolder", "root": "images", "image_size": 16, "train_size": None,
+                             "test_size": None}  # fmt: skip
+        config["frequency"]["radii"] = [4]
+        config["training"].update(epochs=1, batch_size=12)
+        config["evaluation"].update(train_size=None, test_size=None)
+        config["studies"] = {"table1": True, "figure3": False, "heuristics": [], "batch_size": [], "architecture": [],
+                             "optimizer": [], "batchnorm_lfc": False, "adversarial": False}  # fmt: skip
+        config["robustness"].update(figure2_radius=4, svd_rank=4)
+        config["response"]["enabled"] = False
+        config["threads"] = 2
+        (run / "config.yaml").write_text(yaml.safe_dump(config))
+        result = snakemake(workflow, run, "--cores", "1")
+        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+        return {"output": result.stdout + result.stderr}
+
+    base, made_run = made_once(tmp_path_factory, "reruns", make)
+    return base / "workflow", base / "run", made_run["output"]
+
+
+@pytest.fixture
+def made_copy(made, tmp_path):
+    """A copy of ``made`` (code, run, Snakemake's records; modification times kept) for a test
+    that edits code, images or records, so that the tests sharing ``made`` never see its edits."""
+    workflow, run, output = made
+    shutil.copytree(workflow.parent, tmp_path / "made", symlinks=True)
+    return tmp_path / "made" / "workflow", tmp_path / "made" / "run", output
 
 
 def trained_runs(run: Path) -> int:
@@ -105,8 +119,8 @@ def test_a_finished_run_has_nothing_to_do(made):
     assert planned_rules(snakemake(workflow, run, "-n")) == {}
 
 
-def test_edited_hfc_function_reruns_exactly_the_jobs_that_import_it(made):
-    workflow, run, _ = made
+def test_edited_hfc_function_reruns_exactly_the_jobs_that_import_it(made_copy):
+    workflow, run, _ = made_copy
     module = workflow / "hfc/train.py"
     original = edit(module, "return torch.optim.Adam(params, lr=lr)", "return torch.optim.Adam(params, lr=lr * 1.0)")
     try:
@@ -118,8 +132,8 @@ def test_edited_hfc_function_reruns_exactly_the_jobs_that_import_it(made):
     assert planned_rules(snakemake(workflow, run, "-n")) == {}  # the same code again: nothing
 
 
-def test_edited_table_code_reruns_tables_but_no_training(made):
-    workflow, run, _ = made
+def test_edited_table_code_reruns_tables_but_no_training(made_copy):
+    workflow, run, _ = made_copy
     module = workflow / "hfc/tables.py"
     original = edit(module, "def t_quantile_975(", "def _unused_helper():\n    return 1\n\n\ndef t_quantile_975(")
     try:
@@ -130,8 +144,8 @@ def test_edited_table_code_reruns_tables_but_no_training(made):
     assert not {"train", "prepare_dataset", "subset_dataset", "split_frequency", "collect_metrics"} & set(planned)
 
 
-def test_comment_only_edit_reruns_nothing(made):
-    workflow, run, _ = made
+def test_comment_only_edit_reruns_nothing(made_copy):
+    workflow, run, _ = made_copy
     module = workflow / "hfc/train.py"
     original = edit(module, "\ndef build_optimizer(", "\n# a comment that changes no code\ndef build_optimizer(")
     try:
@@ -140,8 +154,8 @@ def test_comment_only_edit_reruns_nothing(made):
         module.write_text(original)
 
 
-def test_changed_source_image_reruns_the_dataset_and_everything_after(made):
-    workflow, run, _ = made
+def test_changed_source_image_reruns_the_dataset_and_everything_after(made_copy):
+    workflow, run, _ = made_copy
     image = run / "images/train/dog/000.png"
     saved = image.read_bytes()
     fakedata.write_png(image, (fakedata.np.arange(16 * 16 * 3) % 251).reshape(16, 16, 3))
@@ -152,8 +166,8 @@ def test_changed_source_image_reruns_the_dataset_and_everything_after(made):
     assert planned.get("prepare_dataset") == 1 and planned.get("train") == trained_runs(run)
 
 
-def test_deleted_class_reruns_the_dataset(made):
-    workflow, run, _ = made
+def test_deleted_class_reruns_the_dataset(made_copy):
+    workflow, run, _ = made_copy
     folder = run / "images/test/frog"
     hidden = run / "frog-test-aside"
     folder.rename(hidden)
@@ -164,8 +178,8 @@ def test_deleted_class_reruns_the_dataset(made):
     assert planned.get("prepare_dataset") == 1 and planned.get("table1") == 1
 
 
-def test_changed_setting_that_would_replace_finished_runs_is_refused(made):
-    workflow, run, _ = made
+def test_changed_setting_that_would_replace_finished_runs_is_refused(made_copy):
+    workflow, run, _ = made_copy
     before = {p: p.stat().st_mtime_ns for p in (run / "results/runs").rglob("*") if p.is_file()}
     refused = snakemake(workflow, run, "-n", "--config", "training={lr: 0.01}")
     output = refused.stdout + refused.stderr
@@ -213,9 +227,9 @@ def test_captions_name_the_evaluated_images(made):
     assert "accuracies on 36 train / 18 test images of it (evaluation.train_size / test_size)" in text
 
 
-def test_unlock_with_the_runs_own_arguments(made, tmp_path):
+def test_unlock_with_the_runs_own_arguments(made_copy, tmp_path):
     """The README's recovery command for a run made with --directory (issue 10.8)."""
-    workflow, run, _ = made
+    workflow, run, _ = made_copy
     locks = run / ".snakemake/locks"
     locks.mkdir(parents=True, exist_ok=True)
     (locks / "0.input.lock").write_text(str(run / "results/metrics.csv"))
@@ -226,9 +240,9 @@ def test_unlock_with_the_runs_own_arguments(made, tmp_path):
     assert not list(locks.glob("*.lock"))
 
 
-def test_a_missing_or_garbled_run_record_is_no_permission_to_retrain(made):
+def test_a_missing_or_garbled_run_record_is_no_permission_to_retrain(made_copy):
     """Issue 21.1: Snakemake's record of the model knows the old settings when run.json does not."""
-    workflow, run, _ = made
+    workflow, run, _ = made_copy
     folder = next((run / "results/runs").glob("band-low_*/seed0"))
     record = folder / "run.json"
     saved = record.read_text()
