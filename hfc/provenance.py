@@ -44,9 +44,25 @@ def _package_of(root: Path, path: Path) -> str:
     return ".".join(parts[:-1])
 
 
-def _imports(root: Path, path: Path) -> set[str]:
+def _imports(root: Path, path: Path) -> frozenset[str]:
     """Dotted names of the ``hfc`` modules that ``path`` imports (candidates, resolved later)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    stat = path.stat()
+    return _imports_of(root, path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=None)
+def _parse(path: Path, mtime_ns: int, size: int) -> ast.Module:
+    """The syntax tree of one file version, parsed once per Snakemake start (read, never changed).
+
+    Every rule's fingerprint walks the modules its script reaches, so without this cache the
+    workflow's ~30 scripts parsed the shared hfc modules ~500 times at each start.
+    """
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@lru_cache(maxsize=None)
+def _imports_of(root: Path, path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    tree = _parse(path, mtime_ns, size)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -60,7 +76,7 @@ def _imports(root: Path, path: Path) -> set[str]:
             names.add(base)
             # ``from hfc import data`` and ``from hfc.claims import registry`` name modules too.
             names.update(f"{base}.{a.name}" for a in node.names)
-    return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
+    return frozenset(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
 
 
 def imported_modules(script: str | os.PathLike, root: str | os.PathLike) -> list[Path]:
@@ -83,7 +99,7 @@ def imported_modules(script: str | os.PathLike, root: str | os.PathLike) -> list
 
 @lru_cache(maxsize=None)
 def _tree_digest(path: Path, mtime_ns: int, size: int) -> str:
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = _parse(path, mtime_ns, size)
     return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
 
 
