@@ -66,6 +66,7 @@ rule run_analysis:
         "results/benchmarks/{analysis}/{run}_seed{seed}.tsv"
     wildcard_constraints:
         analysis="fourier_heatmap|figure2_count",
+    priority: 10 * ATTACK_PRIORITY
     conda:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)

@@ -410,3 +410,31 @@ def analysis_files(kind, study):
             "results/robustness/{run}/seed{seed}/attack_suite.csv", run=runs, seed=SEEDS
         )
     return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
+# Scheduling only (no result depends on it): with few cores the run ends when its longest
+# chain of jobs does, so the longest jobs start first. Relative CPU time of one training epoch
+# per model at the CPU default's widths (small_cnn = 1; measured on Fashion-MNIST, one thread).
+_EPOCH_COST = {
+    "small_cnn": 1.0,
+    "lenet": 0.5,
+    "vgg": 1.5,
+    "alexnet": 2.5,
+    "resnet18": 6.5,
+}
+# The attacks and analyses that wait for a robustness model, in the same units.
+ATTACK_PRIORITY = 10
+
+
+def train_priority(wildcards):
+    """Estimated length of the chain a training job starts, in small_cnn epochs (higher first).
+
+    About half of a small_cnn epoch is the evaluation after it; adversarial training repeats the
+    other half for every PGD step. The two robustness models are followed by their attacks.
+    """
+    spec = RUNS[wildcards.run]
+    per_epoch = _EPOCH_COST.get(spec.model, 1.0)
+    if spec.heuristic == "adversarial":
+        per_epoch *= 0.5 + 0.5 * (1 + config["training"]["adversarial"]["steps"])
+    chain = per_epoch * spec.epochs
+    if wildcards.run in grid.study_runs(config, "adversarial").values():
+        chain += ATTACK_PRIORITY
+    return round(10 * chain)

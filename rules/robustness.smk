@@ -60,6 +60,7 @@ rule attack_eval:
         "results/logs/attack_eval/{run}_seed{seed}.log",
     benchmark:
         "results/benchmarks/attack_eval/{run}_seed{seed}.tsv"
+    priority: 10 * ATTACK_PRIORITY
     conda:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)
@@ -89,6 +90,7 @@ rule attack_suite:
         "results/logs/attack_suite/{run}_seed{seed}.log",
     benchmark:
         "results/benchmarks/attack_suite/{run}_seed{seed}.tsv"
+    priority: 10 * ATTACK_PRIORITY
     conda:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)

@@ -11,6 +11,7 @@ rule train:
         "results/logs/train/{run}_seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{run}_seed{seed}.tsv"
+    priority: train_priority
     conda:
         "../envs/hfc.yaml"
     threads: config.get("threads", 1)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hfc.models import MODELS, Normalize, build_model, first_conv, parameter_count, register
+from hfc.models import MODELS, MaxPool2d, Normalize, build_model, first_conv, parameter_count, register
 
 NAMES = ["small_cnn", "lenet", "alexnet", "vgg", "resnet18"]
 INPUTS = [(1, 28), (3, 32)]  # (channels, image size): Fashion-MNIST/MNIST and CIFAR-10
@@ -344,3 +344,61 @@ def test_numpy_integers_are_accepted():
     np = pytest.importorskip("numpy")
     model = build_model("lenet", np.int64(1), np.int64(10), np.int64(28), [0.5], [0.25])
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+# --- MaxPool2d: nn.MaxPool2d's numbers, faster on the CPU ----------------------------------------
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (2, 1, 0), (3, 3, 1), ((2, 3), (1, 2), (1, 0))])
+@pytest.mark.parametrize("size", [(7, 7), (6, 9), (3, 3)])
+def test_maxpool_values_strides_and_gradients_equal_torch(kernel, stride, padding, size):
+    """Evaluation, training and input gradients are PyTorch's, bit for bit, ties included."""
+    torch.manual_seed(0)
+    x = torch.randn(5, 4, *size).round(decimals=1).relu()  # many ties, zeros above all
+    x[0, 0, 0, 0] = float("nan")
+    ours, theirs = MaxPool2d(kernel, stride, padding), nn.MaxPool2d(kernel, stride, padding)
+
+    with torch.no_grad():
+        got, want = ours(x), theirs(x)
+    assert got.stride() == want.stride()
+    assert torch.equal(got.nan_to_num(9.0), want.nan_to_num(9.0))
+
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    ya, yb = ours(xa), theirs(xb)
+    grad = torch.randn_like(yb)
+    ya.backward(grad)
+    yb.backward(grad)
+    assert ya.stride() == yb.stride() and torch.equal(ya.nan_to_num(9.0), yb.nan_to_num(9.0))
+    assert xa.grad.stride() == xb.grad.stride() and torch.equal(xa.grad, xb.grad)
+
+
+def test_maxpool_output_of_one_pixel_has_contiguous_strides():
+    """A 1×1 map with channels-last strides counts as contiguous but sends the next conv down
+    another kernel with other rounding (VGG at 28×28 pools 3×3 to 1×1)."""
+    x = torch.rand(3, 8, 3, 3, requires_grad=True)
+    assert MaxPool2d(2)(x).stride() == nn.MaxPool2d(2)(x).stride() == (8, 1, 1, 1)
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "lenet", "alexnet", "vgg"])
+def test_models_with_fast_pools_train_to_the_same_numbers(name):
+    """A few optimiser steps and an evaluation give the numbers nn.MaxPool2d gives."""
+
+    def run(pool_class):
+        model = make(name, dropout=0.5)
+        for parent in list(model.modules()):
+            for child_name, child in parent.named_children():
+                if isinstance(child, nn.MaxPool2d):
+                    setattr(parent, child_name, pool_class(child.kernel_size, child.stride, child.padding))
+        torch.manual_seed(1)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+        for _ in range(3):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+        with torch.no_grad():
+            return model.eval()(x), [p.detach().clone() for p in model.parameters()]
+
+    (logits_a, weights_a), (logits_b, weights_b) = run(MaxPool2d), run(nn.MaxPool2d)
+    assert torch.equal(logits_a, logits_b)
+    assert all(torch.equal(a, b) for a, b in zip(weights_a, weights_b))
