@@ -410,6 +410,8 @@ def analysis_files(kind, study):
             "results/robustness/{run}/seed{seed}/attack_suite.csv", run=runs, seed=SEEDS
         )
     return expand(f"results/runs/{{run}}/seed{{seed}}/{kind}.csv", run=runs, seed=SEEDS)
+
+
 # Scheduling only (no result depends on it): with few cores the run ends when its longest
 # chain of jobs does, so the longest jobs start first. Relative CPU time of one training epoch
 # per model at the CPU default's widths (small_cnn = 1; measured on Fashion-MNIST, one thread).
