@@ -16,7 +16,9 @@ sys.path.insert(0, workflow.basedir)
 # small_cnn training job's CPU time (mostly the evaluation's 500-image batches). Freed memory
 # up to these sizes is reused instead. Allocation only: PyTorch aligns every tensor to 64 bytes
 # either way, so no number changes; peak memory grows by ~100 MB at most per job.
-os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 << 20))  # the largest glibc accepts
+os.environ.setdefault(
+    "MALLOC_MMAP_THRESHOLD_", str(32 << 20)
+)  # the largest glibc accepts
 os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(512 << 20))
 
 from hfc import files as hfc_files, grid, provenance, resources  # noqa: E402
