@@ -318,7 +318,7 @@ def test_job_killed_at_time_limit_is_resubmitted_with_more_time(slurm_cluster, t
 
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_workflow_on_slurm(slurm_cluster, tmp_path, tiny_run):
+def test_workflow_on_slurm(slurm_cluster, tmp_path, request):
     """The real workflow through profiles/slurm gives the same Table 1 as a local run (the
     session's shared run of tiny.yaml, conftest.tiny_run: its external model changes no table)."""
     for needed in (REPO / "Snakefile", TINY_CONFIG):
@@ -362,6 +362,9 @@ def test_workflow_on_slurm(slurm_cluster, tmp_path, tiny_run):
         if _comment_rule(job["Comment"]) in GPU_RULES:
             assert "gres/gpu=1" in job["AllocTRES"], f"GPU rule ran without a GPU: {job}"
 
+    # Asked for only now, so that the SLURM run does not wait for the local run another worker
+    # may be making (the two then run side by side).
+    tiny_run = request.getfixturevalue("tiny_run")
     assert tiny_run.returncode == 0, tiny_run.stderr
     pd.testing.assert_frame_equal(
         pd.read_csv(on_slurm / target), pd.read_csv(tiny_run.path / target)
