@@ -24,14 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from hfc import attack_suite, data, train  # noqa: E402
-from hfc.config import load_config  # noqa: E402
+from hfc import attack_suite, train  # noqa: E402
 from hfc.smoothing import smooth_first_conv  # noqa: E402
-
-MODELS = {
-    "M_natural": "results/runs/vanilla/seed0/model.pt",
-    "M_adversarial": "results/runs/heuristic-adversarial/seed0/model.pt",
-}
+from suite_inputs import MODELS, add_arguments, suite_images  # noqa: E402
 
 
 def reference_attacks(torchattacks, model, eps: float, seed: int, steps: int, restarts: int, queries: int) -> dict:
@@ -44,27 +39,17 @@ def reference_attacks(torchattacks, model, eps: float, seed: int, steps: int, re
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="config.yaml")
-    parser.add_argument("--subset", default="results/data/fashion_mnist/subset.pt")
-    parser.add_argument("--model", nargs=2, action="append", metavar=("LABEL", "PATH"), help="default: the two of MODELS")
-    parser.add_argument("--rhos", type=float, nargs="+", default=[0.0, 1.0])
-    parser.add_argument("--eps", type=float, nargs="+", default=[0.09])
+    add_arguments(parser)
     parser.add_argument("--steps", type=int, default=100, help="reference APGD steps")
     parser.add_argument("--restarts", type=int, default=3, help="reference APGD restarts")
     parser.add_argument("--queries", type=int, default=5000, help="reference Square queries")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--csv", type=Path)
     args = parser.parse_args()
     try:
         import torchattacks
     except ImportError:
         parser.error("needs torchattacks (the test-only reference): pip install torchattacks==3.5.1")
-    torch.set_num_threads(args.threads)
-    config = load_config(args.config)
+    config, images, labels = suite_images(args)
     settings = config["robustness"]["suite"] | {"eps": args.eps}  # Square's budgets per point as configured
-    subset = data.load_canonical(args.subset)
-    index = data.stratified_subset(subset["test_labels"], settings["test_size"], settings["seed"])
-    images, labels = data.to_float(subset["test_images"][index]), subset["test_labels"][index]
     n = len(labels)
     rows = []
     for label, path in args.model or MODELS.items():

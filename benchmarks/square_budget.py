@@ -30,37 +30,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from hfc import attack_suite, data, train  # noqa: E402
+from hfc import attack_suite, train  # noqa: E402
 from hfc.attacks import square  # noqa: E402
-from hfc.config import load_config  # noqa: E402
 from hfc.smoothing import smooth_first_conv  # noqa: E402
-
-MODELS = {
-    "M_natural": "results/runs/vanilla/seed0/model.pt",
-    "M_adversarial": "results/runs/heuristic-adversarial/seed0/model.pt",
-}
+from suite_inputs import MODELS, add_arguments, suite_images  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="config.yaml")
-    parser.add_argument("--subset", default="results/data/fashion_mnist/subset.pt")
-    parser.add_argument("--model", nargs=2, action="append", metavar=("LABEL", "PATH"), help="default: the two of MODELS")
-    parser.add_argument("--rhos", type=float, nargs="+", default=[0.0, 1.0])
-    parser.add_argument("--eps", type=float, nargs="+", default=[0.09])
+    add_arguments(parser)
     parser.add_argument("--budgets", type=int, nargs="+", default=[100, 300, 1000, 2000, 5000])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--csv", type=Path)
     parser.add_argument("--png", type=Path)
     parser.add_argument("--suite-cost", action="store_true", help="Square's cost in one attack_suite job, before / now")
     parser.add_argument("--before-queries", type=int, default=100, help="--suite-cost: the budget before issue 20")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    config = load_config(args.config)
+    config, images, labels = suite_images(args)
     settings = config["robustness"]["suite"]
-    subset = data.load_canonical(args.subset)
-    index = data.stratified_subset(subset["test_labels"], settings["test_size"], settings["seed"])
-    images, labels = data.to_float(subset["test_images"][index]), subset["test_labels"][index]
     if args.suite_cost:
         suite_cost(args, config, images, labels)
         return
