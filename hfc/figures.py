@@ -331,3 +331,64 @@ def figure6_grid(metrics: pd.DataFrame) -> sns.FacetGrid:
 def figure6(metrics: pd.DataFrame, png, pdf) -> list[Path]:
     """Write Figure 6 (BatchNorm vs none on LFC training) as PNG and PDF; return the two paths."""
     return save_figure(figure6_grid(metrics), png, pdf)
+
+
+# ----------------------------------------------------------------------------- Table 1
+
+_BAND_NAMES = {"low": "LFC", "high": "HFC"}
+_BAND_COLOURS = {"low": "#0072B2", "high": "#D55E00", "control": "#009E73"}  # colour-blind safe
+
+
+def _errorbar_rows(ax, rows: pd.DataFrame, column: str, **style) -> None:
+    ci = rows[f"{column}_ci95"].to_numpy() if f"{column}_ci95" in rows.columns else None
+    ax.errorbar(rows["radius"], rows[column], yerr=ci, capsize=3, **style)
+
+
+def table1_figure_axes(table: pd.DataFrame, chance: float, width: float = 10.5):
+    """Table 1 as two panels (matplotlib figure, not saved), from ``hfc.tables.table1``'s frame.
+
+    Left, the paper's protocol: test accuracy on the original images, ours (mean ± 95 %
+    interval over seeds) beside the paper's. Right, beyond the paper: the same models on the
+    test images of their own band, and the shift control on the originals when it was run.
+    """
+    _require_columns(table, ["band", "radius", "test_acc", "paper_test_acc"], "table1_figure")
+    within = "own_band_test_acc" in table.columns
+    fig, axes = plt.subplots(1, 2 if within else 1, figsize=(width if within else width / 2, 4.2),
+                             layout="constrained", sharey=True, squeeze=False)  # fmt: skip
+    axes = axes[0]
+    for band in ("low", "high"):
+        rows = table[table["band"] == band].sort_values("radius")
+        if rows.empty:
+            continue
+        name, colour = _BAND_NAMES[band], _BAND_COLOURS[band]
+        _errorbar_rows(axes[0], rows, "test_acc", color=colour, marker="o", label=f"{name}(r)-trained, ours")
+        axes[0].plot(rows["radius"], rows["paper_test_acc"], color=colour, marker="s", linestyle="--",
+                     markerfacecolor="white", label=f"{name}(r)-trained, paper")  # fmt: skip
+        if within:
+            _errorbar_rows(axes[1], rows, "test_acc", color=colour, marker="o", label=f"{name}(r)-trained: original")
+            _errorbar_rows(axes[1], rows, "own_band_test_acc", color=colour, marker="^", linestyle=":",
+                           label=f"{name}(r)-trained: own band x_{band[0]}(r)")  # fmt: skip
+    if within and "control_test_acc" in table.columns:
+        rows = table[(table["band"] == "high") & table["control_test_acc"].notna()].sort_values("radius")
+        if not rows.empty:
+            _errorbar_rows(axes[1], rows, "control_test_acc", color=_BAND_COLOURS["control"], marker="D",
+                           linestyle="-.", label="shift control: original")  # fmt: skip
+    titles = ["the paper's protocol: tested on the original images",
+              "within band (beyond the paper): each model on its own band"]  # fmt: skip
+    for ax, title in zip(axes, titles):
+        ax.axhline(chance, color="0.5", linewidth=1, linestyle=":", label=f"chance ({chance:g})")
+        ax.set_xticks(sorted(int(r) for r in table["radius"].unique()))
+        ax.set_xlabel("radius r of the LFC/HFC split (frequency bins)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    axes[0].set_ylabel("test accuracy")
+    return fig
+
+
+def table1_figure(table: pd.DataFrame, chance: float, title: str, png, pdf) -> list[Path]:
+    """:func:`table1_figure_axes` with a title, written as PNG and PDF."""
+    fig = table1_figure_axes(table, chance)
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, png, pdf)

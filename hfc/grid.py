@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-__all__ = ["RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "STUDIES"]
+__all__ = ["RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "check_study_radii", "STUDIES"]
 
 # Order in which the studies appear in the config, the figures and the report.
 STUDIES = (
     "table1",
+    "shift_control",
     "figure3",
     "heuristics",
     "batch_size",
@@ -35,7 +36,7 @@ class RunSpec:
     optimizer: str
     lr: float
     batch_size: int
-    train_band: str  # original | low | high
+    train_band: str  # original | low | high | high_swap (x_h(r) of the image + x_l(r) of another)
     train_radius: int  # 0 when train_band is original
     labels: str  # natural | shuffled
     epochs: int
@@ -98,6 +99,13 @@ def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
             for band in ("low", "high")
             for r in radii
         ]
+    if study == "shift_control":
+        # Issue 17: HFC(r) of the image plus LFC(r) of another training image, redrawn every
+        # epoch (hfc.train). The label sits only in the HFC, as for Table 1's HFC(r) model, but
+        # the inputs are whole natural images, so testing on the originals is no distribution
+        # shift: what the model keeps there is HFC information that transfers.
+        chosen = radii if setting is True else [int(r) for r in setting]
+        return [(f"high r={r}", replace(base, train_band="high_swap", train_radius=r)) for r in chosen]
     if study == "figure3":
         return [
             ("natural", base),
@@ -120,6 +128,29 @@ def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
     if study == "adversarial":
         return [("natural", base), ("adversarial", replace(base, heuristic="adversarial"))]
     raise ValueError(f"unknown study {study!r}; known studies: {', '.join(STUDIES)}")
+
+
+def check_study_radii(config: dict) -> None:
+    """ValueError naming the key when a study lists a radius that frequency.radii lacks.
+
+    Such a run would train on a band that is never split (and fail only when its job starts).
+    """
+    radii = [int(r) for r in config["frequency"]["radii"]]
+    studies = config.get("studies") or {}
+    if studies.get("shift_control") and not studies.get("table1"):
+        raise ValueError(
+            "studies.shift_control is on but studies.table1 is off: the control is read beside Table 1's "
+            "HFC(r)-trained models (results/tables/table1.csv); turn on studies.table1 or turn the control off"
+        )
+    for study in ("shift_control",):
+        setting = (config.get("studies") or {}).get(study)
+        if isinstance(setting, list):
+            wrong = [r for r in setting if isinstance(r, bool) or not isinstance(r, int) or r not in radii]
+            if wrong:
+                raise ValueError(
+                    f"studies.{study}: radius {', '.join(map(str, wrong))} is not in frequency.radii {radii}; "
+                    f"list radii from frequency.radii, or write `{study}: true` for all of them"
+                )
 
 
 def study_runs(config: dict, study: str) -> dict[str, str]:

@@ -15,6 +15,10 @@ import pandas as pd
 from hfc import paper
 
 TABLE1_COLUMNS = ["radius", "band", "train_acc", "test_acc", "paper_train_acc", "paper_test_acc"]
+# Beyond the paper (issue 17): the within-band protocol and, when run, the shift control.
+WITHIN_BAND_COLUMNS = ["own_band_test_acc", "transfer_gap"]
+CONTROL_COLUMNS = ["control_test_acc", "control_own_test_acc", "control_gain"]
+CONTROL_BAND = "high_swap"  # hfc.train.SWAP_BAND
 BANDS = ("low", "high")
 _BAND_NAMES = {"low": "LFC", "high": "HFC"}
 
@@ -141,21 +145,30 @@ def table1(metrics: pd.DataFrame, heuristic: str | None = "vanilla") -> pd.DataF
 
     train_acc is the final-epoch accuracy on the training images the run was trained on
     (split=train, band=train_band, radius=train_radius); test_acc is the final-epoch
-    accuracy on the original test images. Runs are those with train_band in {low, high}
-    (and, unless ``heuristic`` is None, with that heuristic, so Figure 6's BatchNorm runs
-    do not mix in). Several seeds are averaged; then the frame also carries
-    ``train_acc_ci95``, ``test_acc_ci95`` (t-interval half-widths, NaN for one seed) and
-    ``n_seeds`` after the six Table 1 columns.
+    accuracy on the original test images (the paper's protocol). Runs are those with
+    train_band in {low, high} (and, unless ``heuristic`` is None, with that heuristic, so
+    Figure 6's BatchNorm runs do not mix in).
+
+    Beyond the paper (issue 17), the within-band protocol: ``own_band_test_acc`` is the same
+    model on the test images of its own band (x_l(r) for the LFC(r)-trained, x_h(r) for the
+    HFC(r)-trained) and ``transfer_gap`` = own_band_test_acc − test_acc, per seed. Where the
+    metrics hold the shift control (train_band ``high_swap``: HFC(r) of the image plus LFC(r)
+    of another, studies.shift_control), the HFC rows also carry ``control_test_acc`` (that
+    model on the original test images), ``control_own_test_acc`` (on its own kind of inputs)
+    and ``control_gain`` = control_test_acc − test_acc, paired by seed.
+
+    With several seeds every accuracy gets a ``*_ci95`` column (t-interval half-width, NaN for
+    one seed) and the frame ends with ``n_seeds``.
     """
     need = ["run", "epoch", "train_band", "train_radius", "split", "band", "radius", "accuracy"]
     if heuristic is not None:
         need.append("heuristic")
     _require_columns(metrics, need, "table1")
     runs = _with_seed(metrics)
-    runs = runs[runs["train_band"].isin(BANDS)]
+    runs = runs[runs["train_band"].isin(BANDS + (CONTROL_BAND,))]
     if heuristic is not None:
         runs = runs[runs["heuristic"] == heuristic]
-    if runs.empty:
+    if not runs["train_band"].isin(BANDS).any():
         raise ValueError(
             "table1: no runs trained on LFC/HFC images (train_band 'low' or 'high'"
             + (f", heuristic '{heuristic}'" if heuristic is not None else "")
@@ -168,16 +181,30 @@ def table1(metrics: pd.DataFrame, heuristic: str | None = "vanilla") -> pd.DataF
         {
             "train_acc": _accuracy_at(final, "train", None, None),
             "test_acc": _accuracy_at(final, "test", "original", 0),
+            "own_band_test_acc": _accuracy_at(final, "test", None, None),
         }
     )
     ident = final.groupby(["run", "seed"], sort=False)[["train_band", "train_radius"]].first()
     per_run = per_run.join(ident, how="right").reset_index()
     per_run = per_run.rename(columns={"train_band": "band", "train_radius": "radius"})
+    per_run["transfer_gap"] = per_run["own_band_test_acc"] - per_run["test_acc"]
+
+    control = per_run[per_run["band"] == CONTROL_BAND]
+    per_run = per_run[per_run["band"].isin(BANDS)]
+    metrics_out = ["train_acc", "test_acc", "own_band_test_acc", "transfer_gap"]
+    if not control.empty:
+        paired = control[["radius", "seed", "test_acc", "own_band_test_acc"]].rename(
+            columns={"test_acc": "control_test_acc", "own_band_test_acc": "control_own_test_acc"}
+        )
+        paired["band"] = "high"
+        per_run = per_run.merge(paired, on=["band", "radius", "seed"], how="left")
+        per_run["control_gain"] = per_run["control_test_acc"] - per_run["test_acc"]
+        metrics_out += CONTROL_COLUMNS
 
     grouped = per_run.groupby(["band", "radius"], sort=False)
-    out = grouped[["train_acc", "test_acc"]].mean()
-    out["train_acc_ci95"] = grouped["train_acc"].agg(ci95_halfwidth)
-    out["test_acc_ci95"] = grouped["test_acc"].agg(ci95_halfwidth)
+    out = grouped[metrics_out].mean()
+    for metric in metrics_out:
+        out[f"{metric}_ci95"] = grouped[metric].agg(ci95_halfwidth)
     out["n_seeds"] = grouped["seed"].nunique()
     out = out.reset_index()
     out["radius"] = out["radius"].astype(int)
@@ -187,8 +214,9 @@ def table1(metrics: pd.DataFrame, heuristic: str | None = "vanilla") -> pd.DataF
     out["_band_order"] = out["band"].map({b: i for i, b in enumerate(BANDS)})
     out = out.sort_values(["_band_order", "radius"], kind="stable").drop(columns="_band_order")
 
-    extra = ["train_acc_ci95", "test_acc_ci95", "n_seeds"] if per_run["seed"].nunique() > 1 else []
-    return out[TABLE1_COLUMNS + extra].reset_index(drop=True)
+    columns = TABLE1_COLUMNS + WITHIN_BAND_COLUMNS + (CONTROL_COLUMNS if not control.empty else [])
+    extra = [f"{m}_ci95" for m in metrics_out] + ["n_seeds"] if per_run["seed"].nunique() > 1 else []
+    return out[columns + extra].reset_index(drop=True)
 
 
 def _fmt(value: float, ci: float | None = None, digits: int = 4) -> str:
@@ -255,7 +283,54 @@ def table1_markdown(df: pd.DataFrame, caption: str) -> str:
         seeds = sorted({int(n) for n in df["n_seeds"].dropna()})
         note += f" Ours: mean ± 95 % t-interval over {'/'.join(map(str, seeds))} seeds."
     title = "**Table 1.** Training on LFC(r) or HFC(r) images, testing on the original test set."
-    return "\n".join([title, "", *lines, "", note]) + "\n"
+    within = _within_band_markdown(df, radii, has_ci) if "own_band_test_acc" in df.columns else []
+    return "\n".join([title, "", *lines, "", note, *within]) + "\n"
+
+
+def _within_band_markdown(df: pd.DataFrame, radii: list[int], has_ci: bool) -> list[str]:
+    """Table 1 beyond the paper: each model on its own band's test images, and the shift control."""
+    control = "control_test_acc" in df.columns
+    header = ["r", "LFC-trained: original", "own band x_l(r)", "gap", "HFC-trained: original", "own band x_h(r)", "gap"]
+    if control:
+        header += ["shift control: original", "own inputs", "gain"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+
+    def cell(row, metric: str) -> str:
+        if row is None or metric not in row.index:
+            return "–"
+        ci = row.get(f"{metric}_ci95") if has_ci else None
+        if metric in ("transfer_gap", "control_gain"):
+            value = row[metric]
+            if pd.isna(value):
+                return "–"
+            text = f"{value:+.4f}"
+            return text + (f" ± {ci:.4f}" if ci is not None and not pd.isna(ci) else "")
+        return _fmt(row[metric], ci)
+
+    for r in radii:
+        cells = [str(r)]
+        for band in BANDS:
+            hit = df[(df["band"] == band) & (df["radius"] == r)]
+            row = None if hit.empty else hit.iloc[0]
+            cells += [cell(row, m) for m in ("test_acc", "own_band_test_acc", "transfer_gap")]
+        if control:
+            hit = df[(df["band"] == "high") & (df["radius"] == r)]
+            row = None if hit.empty else hit.iloc[0]
+            cells += [cell(row, m) for m in ("control_test_acc", "control_own_test_acc", "control_gain")]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = (
+        "Beyond the paper (docs/claims.md, \"Two protocols\"): the same models tested on the test images of "
+        "their own band; gap = own band − original. The original-image protocol cannot tell \"the band holds no "
+        "label information\" from \"a model trained on that band alone does not transfer to whole images\"; "
+        "the own-band accuracy measures the first, the gap the second."
+    )
+    if control:
+        text += (
+            " Shift control: a model trained on x_h(r) of each training image plus x_l(r) of another, randomly "
+            "drawn one (its labels sit in the HFC only, but its inputs are whole images); gain = its accuracy on "
+            "the original test images minus the HFC(r)-trained model's, paired by seed."
+        )
+    return ["", "**Table 1, within band.**", "", *lines, "", text]
 
 
 def variant_order(values: pd.Series) -> list:

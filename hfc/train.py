@@ -39,6 +39,7 @@ __all__ = [
     "EvalSet",
     "TrainingDiverged",
     "load_training_data",
+    "derangement",
     "build_optimizer",
     "mixup_batch",
     "train_run",
@@ -183,7 +184,7 @@ HEURISTICS: dict[str, Heuristic] = {
 @dataclass
 class EvalSet:
     split: str  # train | test
-    band: str  # original | low | high
+    band: str  # original | low | high | high_swap (the shift control's own inputs)
     radius: int  # 0 for original
     images: torch.Tensor
     labels: torch.Tensor
@@ -200,12 +201,32 @@ class TrainingData:
     mean: list[float]
     std: list[float]
     eval_sets: list[EvalSet] = field(default_factory=list)
+    # Shift control (train_band high_swap): each training input is images[i] (x_h(r) of image
+    # i) plus fill[j] (x_l(r) of another image j, redrawn every epoch); None for other runs.
+    fill: torch.Tensor | None = None
 
 
 def shuffled_labels(labels: torch.Tensor, seed: int) -> torch.Tensor:
     """Labels permuted by one fixed seeded permutation (Zhang et al.'s shuffled-label set-up)."""
     g = torch.Generator().manual_seed(seed)
     return labels[torch.randperm(labels.shape[0], generator=g)]
+
+
+def derangement(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A random permutation without fixed points: ``partner[i] != i`` for every i (n >= 2).
+
+    One random n-cycle: each element's partner is the next one in a random order. The partner's
+    label is independent of the element's own (the order is drawn without looking at labels).
+    """
+    if n < 2:
+        raise ValueError(f"a derangement needs at least 2 elements, got {n}")
+    order = torch.randperm(n, generator=generator)
+    partner = torch.empty(n, dtype=torch.int64)
+    partner[order] = order.roll(-1)
+    return partner
+
+
+SWAP_BAND = "high_swap"
 
 
 def load_training_data(
@@ -245,13 +266,25 @@ def load_training_data(
         originals = hfc_data.to_float(subset[f"{split}_images"][eval_index[split]])
         eval_sets.append(EvalSet(split, "original", 0, originals.to(device), eval_labels[split].to(device)))
 
-    train_images = None
+    train_images, fill = None, None
     if spec.train_band == "original":
         train_images = hfc_data.to_float(subset["train_images"]).to(device)
     for radius in radii:
         for split in ("train", "test"):
+            path = frequency_paths[(split, radius)]
+            if spec.train_band == SWAP_BAND and radius == spec.train_radius:
+                # Raw components, not rescaled: x_h(i) + x_l(i) is the original image, so the
+                # swapped sum x_h(i) + x_l(j) has a natural image's statistics in every band.
+                _, raw_low, raw_high = hfc_data.load_frequency_split(path, split, radius, rescale=False)
+                if split == "train":
+                    train_images, fill = prepare(raw_high), prepare(raw_low)
+                # Its own inputs, for the train / own-band test accuracy: one fixed pairing.
+                index = eval_index[split]
+                partner = index[derangement(len(index), torch.Generator().manual_seed(eval_seed))]
+                swapped = prepare(raw_high[index]) + prepare(raw_low[partner])
+                eval_sets.append(EvalSet(split, SWAP_BAND, radius, swapped, eval_labels[split].to(device)))
             # Rescaled once per image here (per-image, so subsets of it stay identical).
-            _, low, high = hfc_data.load_frequency_split(frequency_paths[(split, radius)], split, radius, rescale)
+            _, low, high = hfc_data.load_frequency_split(path, split, radius, rescale)
             components = {"low": low, "high": high}
             for band in ("low", "high"):
                 if split == "train" and band == spec.train_band and radius == spec.train_radius:
@@ -275,6 +308,7 @@ def load_training_data(
         mean=list(subset["mean"]),
         std=list(subset["std"]),
         eval_sets=eval_sets,
+        fill=fill,
     )
 
 
@@ -316,7 +350,8 @@ def _channels_last(data: TrainingData) -> TrainingData:
         return x.contiguous(memory_format=torch.channels_last)
 
     eval_sets = [EvalSet(e.split, e.band, e.radius, nhwc(e.images), e.labels) for e in data.eval_sets]
-    return TrainingData(**{**data.__dict__, "images": nhwc(data.images), "eval_sets": eval_sets})
+    fill = None if data.fill is None else nhwc(data.fill)
+    return TrainingData(**{**data.__dict__, "images": nhwc(data.images), "eval_sets": eval_sets, "fill": fill})
 
 
 def model_build_kwargs(spec: RunSpec, data: TrainingData, settings: dict) -> dict:
@@ -429,14 +464,19 @@ def train_run(
         model.train()
         loss_sum = torch.zeros((), device=device)
         order = torch.randperm(n, generator=generator).to(device)
+        if data.fill is not None:
+            partner = derangement(n, generator).to(device)
         batches = range(steps_per_epoch)
         if progress:
             batches = tqdm(batches, desc=f"{run} s{seed} epoch {epoch}/{spec.epochs}", file=sys.stderr,
                            mininterval=5, leave=False)  # fmt: skip
         for step in batches:
             index = order[step * spec.batch_size : (step + 1) * spec.batch_size]
+            images = data.images[index]
+            if data.fill is not None:
+                images = images + data.fill[partner[index]]
             with autocast(device, precision):
-                loss = heuristic.loss(model, data.images[index], data.labels[index], settings, data.num_classes, generator)
+                loss = heuristic.loss(model, images, data.labels[index], settings, data.num_classes, generator)
             if initial_loss is None:
                 initial_loss = float(loss.detach())  # one host sync per run: the reference for divergence
             optimizer.zero_grad(set_to_none=True)

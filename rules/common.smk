@@ -68,6 +68,10 @@ if DATASET_ROOT is not None and not Path(DATASET_ROOT).expanduser().exists():
     )
 RADII = [int(r) for r in config["frequency"]["radii"]]
 SEEDS = [int(s) for s in config["seeds"]]
+try:
+    grid.check_study_radii(config)
+except ValueError as error:
+    raise WorkflowError(f"config {error}")
 RUNS = grid.all_runs(config)
 SPLITS = ["train", "test"]
 
@@ -274,6 +278,7 @@ def all_targets():
     studies = config.get("studies", {})
     if studies.get("table1"):
         targets += ["results/tables/table1.csv", "results/tables/table1.md"]
+        targets += ["results/figures/table1.png", "results/figures/table1.pdf"]
     if studies.get("figure3"):
         targets += ["results/figures/figure3.png", "results/figures/figure3.pdf"]
     for study in GRID_STUDIES:

@@ -2,22 +2,24 @@
 # the paper's, and frequency-response curves per model (hfc.response). The HTML report groups
 # the outputs marked with report() by paper section:
 #   snakemake --report results/report.html
-from hfc.claims import check_claim_ids  # noqa: E402
+from hfc.claims import check_claim_ids, check_expected_radii  # noqa: E402
 
 CLAIMS = config["claims"]
 RESPONSE = config["response"]
+STUDY_RUNS = {study: grid.study_runs(config, study) for study in grid.STUDIES}
 try:
     check_claim_ids(CLAIMS["expected_supported"])
+    check_expected_radii(CLAIMS["expected_supported"], STUDY_RUNS)
 except ValueError as error:
     raise WorkflowError(f"config {error}")
 
-STUDY_RUNS = {study: grid.study_runs(config, study) for study in grid.STUDIES}
 ADVERSARIAL_RUNS = STUDY_RUNS["adversarial"]
 # Studies that train at least one model: one frequency-response figure each.
 RESPONSE_STUDIES = [study for study, runs in STUDY_RUNS.items() if runs]
 RESPONSE_TITLES = {
     **STUDY_TITLES,
     "table1": "Table 1: trained on LFC(r) or HFC(r)",
+    "shift_control": "Table 1's shift control: HFC(r) + another image's LFC(r)",
     "figure3": "Figure 3: natural vs shuffled labels",
     "adversarial": "Table 2: M_natural and M_adversarial",
 }

@@ -1,7 +1,9 @@
 rule table1:
-    """Table 1: models trained on LFC(r) or HFC(r), tested on the original test set."""
+    """Table 1: models trained on LFC(r) or HFC(r), tested on the original test set and on their
+    own band, with the shift control (studies.shift_control) where it is on."""
     input:
-        study_metrics("table1"),
+        metrics=study_metrics("table1") + study_metrics("shift_control"),
+        subset=f"{DATA}/subset.pt",
     output:
         csv=report(
             "results/tables/table1.csv",
@@ -9,6 +11,12 @@ rule table1:
             category="§4 Rethinking data: Table 1, Figure 3",
         ),
         md="results/tables/table1.md",
+        png=report(
+            "results/figures/table1.png",
+            caption="../report/table1.rst",
+            category="§4 Rethinking data: Table 1, Figure 3",
+        ),
+        pdf="results/figures/table1.pdf",
     log:
         "results/logs/table1.log",
     conda:
@@ -18,7 +26,7 @@ rule table1:
         runtime=10,
     params:
         code=code_version("table1"),
-        variants=study_variants("table1"),
+        variants={**study_variants("table1"), **study_variants("shift_control")},
         caption=lambda wc: scale_caption(),
     script:
         "../workflow_scripts/table1.py"

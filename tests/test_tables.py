@@ -110,8 +110,11 @@ def test_table1_picks_trained_band_and_original_test_rows():
         ]
     )
     df = tables.table1(m)
-    assert list(df.columns) == tables.TABLE1_COLUMNS
+    assert list(df.columns) == tables.TABLE1_COLUMNS + tables.WITHIN_BAND_COLUMNS
     assert df[["band", "radius"]].values.tolist() == [["low", 4], ["high", 8]]
+    # own band: the decoy ("test", band, radius) = 0.77 is exactly what the within-band protocol reads
+    assert df["own_band_test_acc"].tolist() == pytest.approx([0.77, 0.77])
+    assert df["transfer_gap"].tolist() == pytest.approx([0.17, 0.67])
     assert df.loc[0, ["train_acc", "test_acc"]].tolist() == pytest.approx([0.9, 0.6])
     assert df.loc[1, ["train_acc", "test_acc"]].tolist() == pytest.approx([0.8, 0.1])
     assert df.loc[0, ["paper_train_acc", "paper_test_acc"]].tolist() == [0.9668, 0.6167]
@@ -143,7 +146,9 @@ def test_table1_mean_and_t_interval_over_seeds():
         + [band_run("high", 4, 0.5, 0.2, seed=0)]
     )
     df = tables.table1(m)
-    assert list(df.columns) == tables.TABLE1_COLUMNS + ["train_acc_ci95", "test_acc_ci95", "n_seeds"]
+    assert list(df.columns) == tables.TABLE1_COLUMNS + tables.WITHIN_BAND_COLUMNS + [
+        "train_acc_ci95", "test_acc_ci95", "own_band_test_acc_ci95", "transfer_gap_ci95", "n_seeds",
+    ]  # fmt: skip
     low = df.iloc[0]
     # Hand computation: mean 0.93, sample variance (0.03² + 0.01² + 0.04²)/2 = 0.0013.
     assert low["train_acc"] == pytest.approx(0.93)

@@ -42,8 +42,6 @@ from hfc import fourier_heatmap  # noqa: E402
 
 DPI = 100
 SOURCES = "SOURCES.txt"
-BAND_NAMES = {"low": "LFC", "high": "HFC"}
-BAND_COLOURS = {"low": "#0072B2", "high": "#D55E00"}  # colour-blind safe
 
 
 class MissingInput(Exception):
@@ -102,41 +100,21 @@ def _save(fig, path: Path, command: str, sources: list[Path]) -> Path:
 
 
 def table1_figure(results: Path, out: Path, command: str, chance: float = 0.1) -> tuple[Path, list[Path]]:
-    """Test accuracy trained on LFC(r) / HFC(r): ours (mean, 95 % interval) beside the paper's."""
+    """Table 1 (hfc.figures.table1_figure_axes): ours beside the paper's, and within band."""
+    from hfc import figures
+
     csv = _need(results / "tables" / "table1.csv", "Table 1 (studies.table1) of a finished run")
     table = pd.read_csv(csv)
     missing = [c for c in ("band", "radius", "test_acc", "paper_test_acc") if c not in table.columns]
     if missing:
         raise MissingInput(f"{csv} lacks the column(s) {missing}: is it the workflow's table1.csv?")
-    fig, ax = plt.subplots(figsize=(7.0, 3.3), layout="constrained")
     seeds = sorted({int(n) for n in table["n_seeds"].dropna()}) if "n_seeds" in table.columns else [1]
-    for band in ("low", "high"):
-        rows = table[table["band"] == band].sort_values("radius")
-        if rows.empty:
-            continue
-        ci = rows["test_acc_ci95"].to_numpy() if "test_acc_ci95" in rows.columns else None
-        name = BAND_NAMES[band]
-        ax.errorbar(rows["radius"], rows["test_acc"], yerr=ci, color=BAND_COLOURS[band], marker="o",
-                    capsize=3, label=f"{name}-trained, ours")  # fmt: skip
-        ax.plot(rows["radius"], rows["paper_test_acc"], color=BAND_COLOURS[band], marker="s", linestyle="--",
-                markerfacecolor="white", label=f"{name}-trained, paper")  # fmt: skip
-    ax.axhline(chance, color="0.5", linewidth=1, linestyle=":", label=f"chance ({chance:g})")
-    ax.set_xticks(sorted(table["radius"].unique()))
-    ax.set_xlabel("radius r of the LFC/HFC split (frequency bins)")
-    ax.set_ylabel("accuracy on the original test set")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    handles, names = ax.get_legend_handles_labels()
-    # ours before the paper's, LFC before HFC, chance last
-    order = sorted(range(len(names)),
-                   key=lambda i: ("chance" in names[i], "paper" in names[i], not names[i].startswith("LFC")))  # fmt: skip
-    ax.legend([handles[i] for i in order], [names[i] for i in order], fontsize=8, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
+    fig = figures.table1_figure_axes(table, chance)
     interval = "mean ± 95 % interval over " + "/".join(map(str, seeds)) + " seeds" if max(seeds) > 1 else "one seed"
     caption = _caption(results)
-    title = "Table 1: trained on LFC(r) or HFC(r), tested on the original images"
+    title = "Table 1: trained on LFC(r) or HFC(r)"
     sub = (f"ours: {caption}; " if caption else "ours: ") + interval + ". Paper: CIFAR-10, ResNet-18, 100 epochs"
-    ax.set_title(title + "\n" + _wrap(sub, 105), fontsize=9)
+    fig.suptitle(title + "\n" + _wrap(sub, 150), fontsize=9)
     return _save(fig, out / "table1.png", command, [csv]), [csv]
 
 

@@ -38,7 +38,7 @@ from hfc.claims.base import (
     Scale,
 )
 from hfc.claims.paper_tables import PAPER_COLUMNS, paper_vs_reproduced, paper_vs_reproduced_markdown
-from hfc.claims.registry import CLAIM_IDS, CLAIMS, check_claim_ids, get_claim
+from hfc.claims.registry import CLAIM_IDS, CLAIMS, check_claim_ids, check_expected_radii, get_claim
 from hfc.claims.verdicts import claims_markdown, evaluate_claim, evaluate_claims, interval
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "INPUT_KINDS",
     "get_claim",
     "check_claim_ids",
+    "check_expected_radii",
     "interval",
     "evaluate_claim",
     "evaluate_claims",

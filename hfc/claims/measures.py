@@ -116,6 +116,83 @@ def _hfc_trained_above_chance(inputs: ClaimInputs) -> pd.Series:
     return pd.concat(accs, axis=1).max(axis=1) - inputs.chance
 
 
+def _table1_run(inputs: ClaimInputs, study: str, band: str, radius: int) -> str:
+    runs = inputs.studies.get(study) or {}
+    label = f"{band} r={radius}"
+    if label not in runs:
+        raise NotEvaluable(f"studies.{study} trained no {band.upper()}-band model at r={radius} (its radii / frequency.radii)")
+    return runs[label]
+
+
+def _hfc_within_band(radius: int) -> Measure:
+    """HFC(r)-trained model on the test images of its own band (x_h(r)), minus chance."""
+
+    def measure(inputs: ClaimInputs) -> pd.Series:
+        run = _table1_run(inputs, "table1", "high", radius)
+        return _accuracy(inputs, run, "test", "high", radius) - inputs.chance
+
+    return measure
+
+
+# The radii of table1.hfc_trained_near_chance: where the paper reads "not generalizable".
+_NEAR_CHANCE_RADII = (8, 12, 16)
+# Below this own-band accuracy above chance there is nothing to transfer (registry: margin).
+_WITHIN_BAND_MARGIN = 0.05
+
+
+def _hfc_share_lost_in_transfer(inputs: ClaimInputs) -> pd.Series:
+    """Share of the HFC(r)-trained models' above-chance own-band accuracy lost on the originals.
+
+    Per seed, over r ∈ {8, 12, 16} as run: mean(own band − original) / mean(own band − chance).
+    1 = all of it lost (the original-image result is the transfer gap), 0 = none.
+    """
+    runs = inputs.studies.get("table1") or {}
+    radii = [r for r in _NEAR_CHANCE_RADII if f"high r={r}" in runs]
+    if not radii:
+        raise NotEvaluable("needs an HFC-trained run at r = 8, 12 or 16 (studies.table1 / frequency.radii)")
+    own = _band_mean_of(inputs, [(runs[f"high r={r}"], "high", r) for r in radii])
+    original = _band_mean_of(inputs, [(runs[f"high r={r}"], "original", 0) for r in radii])
+    above = own - inputs.chance
+    if not (above.mean() > _WITHIN_BAND_MARGIN):
+        raise NotEvaluable(
+            f"the HFC(r)-trained models are only {above.mean():+.3f} above chance on their own band (r ∈ "
+            f"{radii}): no label information to transfer at this scale, so the share lost says nothing"
+        )
+    return _paired(own, original) / above
+
+
+def _band_mean_of(inputs: ClaimInputs, cells: Sequence[tuple[str, str, int]]) -> pd.Series:
+    """Mean per seed of several (run, band, radius) test accuracies."""
+    return pd.concat([_accuracy(inputs, run, "test", band, radius) for run, band, radius in cells], axis=1).mean(axis=1)
+
+
+def _shift_control_transfer_gap(inputs: ClaimInputs) -> pd.Series:
+    """Shift control: own inputs minus original test images, mean over the radii where it learned.
+
+    The control (HFC(r) of the image + LFC(r) of another) learned its task at radius r when its
+    accuracy on its own kind of test inputs is more than the margin above chance (mean over
+    seeds); where it did not, its accuracy on the originals says nothing and the radius is left
+    out. No radius left: not informative at this budget.
+    """
+    control = inputs.studies.get("shift_control") or {}
+    if not control:
+        raise NotEvaluable("the shift control is off (studies.shift_control)")
+    learned, idle = [], []
+    for label, run in control.items():
+        radius = int(label.split("r=")[1])
+        own = _accuracy(inputs, run, "test", "high_swap", radius)
+        (learned if own.mean() - inputs.chance > _WITHIN_BAND_MARGIN else idle).append((run, radius))
+    if not learned:
+        raise NotEvaluable(
+            "not informative at this budget: the shift control did not learn its own inputs at any radius (test "
+            f"accuracy within {_WITHIN_BAND_MARGIN} of chance at r ∈ {sorted(r for _, r in idle)}); its accuracy on "
+            "the originals says nothing. Train longer (training.epochs)"
+        )
+    own = _band_mean_of(inputs, [(run, "high_swap", r) for run, r in learned])
+    original = _band_mean_of(inputs, [(run, "original", 0) for run, _ in learned])
+    return _paired(own, original)
+
+
 def _figure3_lfc4(inputs: ClaimInputs) -> pd.Series:
     natural, shuffled = inputs.run("figure3", "natural"), inputs.run("figure3", "shuffled")
     return _paired(_accuracy(inputs, natural, "train", "low", 4), _accuracy(inputs, shuffled, "train", "low", 4))

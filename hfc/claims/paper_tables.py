@@ -66,6 +66,7 @@ def paper_vs_reproduced(table1: pd.DataFrame | None = None, table2: pd.DataFrame
                     "paper_in_interval": _inside(ref[metric], low, high, note),
                 }
             )
+    rows += _within_band_rows(t1)
     t2 = table2 if table2 is not None else pd.DataFrame(columns=["model", "rho", "attack", "eps", "accuracy"])
     for ref in paper.TABLE2:
         hit = t2[
@@ -100,6 +101,42 @@ def paper_vs_reproduced(table1: pd.DataFrame | None = None, table2: pd.DataFrame
     return pd.DataFrame(rows, columns=PAPER_COLUMNS)
 
 
+_WITHIN_BAND_CELLS = (
+    ("own_band_test_acc", "own-band test acc."),
+    ("transfer_gap", "transfer gap (own band − original)"),
+    ("control_test_acc", "shift control: original test acc."),
+    ("control_gain", "shift control − HFC(r)-trained, original"),
+)
+NOT_IN_PAPER = "not in the paper"
+
+
+def _within_band_rows(t1: pd.DataFrame) -> list[dict]:
+    """Table 1's within-band columns (issue 17): ours only, the paper reports none of them."""
+    rows = []
+    for _, r in t1.iterrows():
+        for metric, title in _WITHIN_BAND_CELLS:
+            if metric not in t1.columns or pd.isna(r[metric]):
+                continue
+            ci = float(r[f"{metric}_ci95"]) if f"{metric}_ci95" in t1.columns else float("nan")
+            n = int(r["n_seeds"]) if "n_seeds" in t1.columns else 1
+            value, low, high, _ = _cell(float(r[metric]), ci, n)
+            rows.append(
+                {
+                    "table": "Table 1, within band",
+                    "row": f"{'LFC' if r['band'] == 'low' else 'HFC'} r={int(r['radius'])}",
+                    "column": title,
+                    "paper": float("nan"),
+                    "ours": value,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n_seeds": n,
+                    "delta": float("nan"),
+                    "paper_in_interval": NOT_IN_PAPER,
+                }
+            )
+    return rows
+
+
 def paper_vs_reproduced_markdown(frame: pd.DataFrame, caption: str) -> str:
     """:func:`paper_vs_reproduced` as Markdown: a section per table and a count of covered cells."""
     missing = [c for c in PAPER_COLUMNS if c not in frame.columns]
@@ -115,21 +152,34 @@ def paper_vs_reproduced_markdown(frame: pd.DataFrame, caption: str) -> str:
         "(results/report/claims.md) test the paper's statements, which are about differences and orderings.",
         "",
     ]
-    for table, title in (("Table 1", "Table 1 (§4.2): trained on LFC(r) or HFC(r), tested on the original test set"),
-                         ("Table 2", "Table 2 (§6.3): first-layer kernels smoothed by ρ, clean and under attack")):  # fmt: skip
+    sections = (
+        ("Table 1", "Table 1 (§4.2): trained on LFC(r) or HFC(r), tested on the original test set"),
+        ("Table 1, within band", "Table 1 within band (beyond the paper): the same models on their own band's test images"),
+        ("Table 2", "Table 2 (§6.3): first-layer kernels smoothed by ρ, clean and under attack"),
+    )
+    for table, title in sections:
         part = frame[frame["table"] == table]
         ran = part[part["paper_in_interval"] != "not run"]
         with_ci = ran[ran["paper_in_interval"].isin(["yes", "no"])]
+        if table == "Table 1, within band" and ran.empty:
+            continue  # an older table1.csv, or Table 1 off (said in its own section)
         out += [f"## {title}", ""]
         if ran.empty:
             out += ["Not run with this config (its study is off).", ""]
             continue
-        count = (
-            f"The paper's value lies inside our 95 % interval in {int((with_ci['paper_in_interval'] == 'yes').sum())} "
-            f"of {len(with_ci)} cells."
-            if len(with_ci)
-            else "One seed: no interval, so no cell can be said to cover the paper's value."
-        )
+        if table == "Table 1, within band":
+            count = (
+                "The paper tests only on the original images, so these cells have no paper value: the own-band "
+                "accuracy says whether the band carries label information that generalises, the gap how much of "
+                "it a model trained on that band alone loses on whole images (docs/claims.md)."
+            )
+        elif len(with_ci):
+            count = (
+                f"The paper's value lies inside our 95 % interval in {int((with_ci['paper_in_interval'] == 'yes').sum())} "
+                f"of {len(with_ci)} cells."
+            )
+        else:
+            count = "One seed: no interval, so no cell can be said to cover the paper's value."
         shown = part.assign(
             ours=[
                 "–" if not math.isfinite(o) else (f"{o:.4f} [{lo:.4f}, {hi:.4f}]" if math.isfinite(lo) else f"{o:.4f}")

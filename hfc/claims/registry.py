@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
 from hfc.claims.base import Claim, Scale
 from hfc.claims.fourier import FOURIER_CLAIMS
@@ -14,7 +15,10 @@ from hfc.claims.measures import (
     _bn_speeds_lfc,
     _figure3_lfc4,
     _heuristic_vs_vanilla,
+    _hfc_share_lost_in_transfer,
     _hfc_trained_above_chance,
+    _hfc_within_band,
+    _shift_control_transfer_gap,
     _kernels,
     _others_extreme,
     _smoothed_natural_vs_adversarial,
@@ -64,6 +68,75 @@ CLAIMS: tuple[Claim, ...] = (
         inputs=("metrics",),
         measure=_hfc_trained_above_chance,
         rationale="paper at most 0.028 above chance for r ≥ 8; trial 0.26–0.71 above chance (not near it).",
+    ),
+    *(
+        Claim(
+            id=f"table1.hfc_generalises_within_band.r{r}",
+            section="§4.2, Table 1 (within band, beyond the paper)",
+            statement=(
+                f"The HFC(r={r}) of the training images carries label information that generalises: a model "
+                f"trained on HFC(r={r}) images is above chance on the HFC(r={r}) of unseen test images."
+            ),
+            metric=f"test accuracy of the HFC(r={r})-trained model on x_h(r={r}) test images, minus chance",
+            comparison=">",
+            threshold=0.05,
+            min_scale=_SMALL,
+            studies=("table1",),
+            inputs=("metrics",),
+            measure=_hfc_within_band(r),
+            rationale=(
+                "a model that learned nothing transferable is at chance, whose sampling s.d. on 500 test images is "
+                "±0.013: 0.05 is about four of them. CIFAR-10 check: +0.27/+0.26/+0.21/+0.11 at r=4/8/12/16."
+            ),
+        )
+        for r in (4, 8, 12, 16)
+    ),
+    Claim(
+        id="table1.hfc_near_chance_is_transfer_gap",
+        section="§4.2, Table 1 (within band, beyond the paper)",
+        statement=(
+            "The HFC(r)-trained models' low accuracy on the original images (r ≥ 8) is mostly a failure to transfer "
+            "to whole images, not a lack of label information: they lose most of their own-band accuracy there."
+        ),
+        metric=(
+            "over r ∈ {8, 12, 16}: mean(own-band − original test accuracy) / mean(own-band test accuracy − chance) "
+            "of the HFC(r)-trained models (the share of what they learned that is lost on original images)"
+        ),
+        comparison=">",
+        threshold=0.5,
+        min_scale=_SMALL,
+        studies=("table1",),
+        inputs=("metrics",),
+        measure=_hfc_share_lost_in_transfer,
+        rationale=(
+            "more than half lost = the original-image number mostly measures the transfer gap. Not evaluated when "
+            "the models are within 0.05 of chance on their own band (then nothing was there to transfer)."
+        ),
+    ),
+    Claim(
+        id="table1.shift_control_has_no_transfer_gap",
+        section="§4.2, Table 1 (shift control, beyond the paper)",
+        statement=(
+            "A model whose label information sits in the HFC(r) only, but which was trained on whole images "
+            "(HFC(r) of the image plus LFC(r) of another image), loses no accuracy on the original test images: "
+            "once the distribution shift is gone, HFC label information transfers to whole images."
+        ),
+        metric=(
+            "shift control's test accuracy on its own kind of inputs minus on the original test images, mean over "
+            "the radii where it learned (own-input accuracy > chance + 0.05)"
+        ),
+        comparison="<",
+        threshold=0.05,
+        min_scale=_SMALL,
+        studies=("table1", "shift_control"),
+        inputs=("metrics",),
+        measure=_shift_control_transfer_gap,
+        rationale=(
+            "Table 1's HFC(r)-trained models lose 0.11–0.21 on the originals (CIFAR-10 check); a gap under 0.05 "
+            "(about four sampling s.d. of an accuracy on 500 images) says the control does not. It can fail: the "
+            "original image's own LFC, unlike another image's, could mislead it. Radii where the control stayed at "
+            "chance on its own inputs are left out (not informative at this budget)."
+        ),
     ),
     Claim(
         id="figure3.natural_learns_lfc4_more_than_shuffled",
@@ -419,3 +492,48 @@ def check_claim_ids(ids: Sequence[str], where: str = "claims.expected_supported"
     if unknown:
         raise ValueError(f"{where}: unknown claim id(s) {unknown}; known claims: {', '.join(CLAIM_IDS)}")
     return list(ids)
+
+
+# Table 1 claims whose radius is in the id (table1.<name>.r<N>), and those that read r ∈ {8, 12, 16}.
+_TABLE1_RADIUS_ID = re.compile(r"^table1\.[a-z_]+\.r(\d+)$")
+_TABLE1_ANY_OF = {
+    "table1.hfc_trained_near_chance": ("table1",),
+    "table1.hfc_near_chance_is_transfer_gap": ("table1",),
+}
+
+
+def check_expected_radii(
+    ids: Sequence[str], study_runs: Mapping[str, Mapping[str, str]], where: str = "claims.expected_supported"
+) -> None:
+    """ValueError naming ``where`` when an expected Table 1 claim needs a radius no study trains.
+
+    ``study_runs`` is ``{study: {variant label: run}}`` (hfc.grid.study_runs of each study):
+    a claim on r = N needs ``high r=N`` in studies.table1 (and in studies.shift_control for the
+    control's claim), so the config is refused before any job instead of reporting the claim
+    "not evaluated" after the whole run.
+    """
+    def trained(study: str) -> list[int]:
+        return sorted({int(label.split("r=")[1]) for label in (study_runs.get(study) or {}) if label.startswith("high r=")})
+
+    for claim_id in ids:
+        match = _TABLE1_RADIUS_ID.match(claim_id)
+        if match:
+            radius = int(match.group(1))
+            if radius not in trained("table1"):
+                raise ValueError(
+                    f"{where} lists {claim_id}, but studies.table1 trains no model at r={radius} (it trains r ∈ "
+                    f"{trained('table1') or 'none: the study is off'}); add {radius} to frequency.radii and "
+                    "studies.table1, or drop the claim"
+                )
+        if claim_id == "table1.shift_control_has_no_transfer_gap" and not trained("shift_control"):
+            raise ValueError(
+                f"{where} lists {claim_id}, but studies.shift_control trains no model (the study is off); "
+                "turn it on (true, or a list of radii) or drop the claim"
+            )
+        for study in _TABLE1_ANY_OF.get(claim_id, ()):
+            if not set(trained(study)) & {8, 12, 16}:
+                raise ValueError(
+                    f"{where} lists {claim_id}, which reads r ∈ {{8, 12, 16}}, but studies.{study} trains "
+                    f"{'r ∈ ' + str(trained(study)) if trained(study) else 'no model (the study is off)'}; "
+                    f"turn on studies.{study} with one of those radii, or drop the claim"
+                )
