@@ -206,6 +206,48 @@ def test_dry_run_cifar10_configs(tmp_path, repo_root, name, trainings, tables):
     assert {t for t in ("table1", "table2") if counts.get(t) == 1} == tables
 
 
+@pytest.mark.parametrize(
+    "name, trainings",
+    [
+        # every study of the default (28 runs per seed) and 4 shift-control runs, 3 seeds
+        ("every-study-fashion", 32 * 3),
+        ("every-study-cifar10", 32 * 3),
+    ],
+)
+def test_dry_run_every_study_configs(tmp_path, repo_root, name, trainings):
+    """Issue 17's documentation runs: every study, three seeds; no claim left without its study."""
+    if "cifar10" in name:
+        fakedata.write_imagefolder(tmp_path / "cifar10-jpeg", classes=tuple(fakedata.CIFAR10_CLASSES),
+                                   n_train=400, n_test=50, size=(32, 32))  # fmt: skip
+    config = repo_root / f"configs/{name}.yaml"
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", str(config)], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["train"] == trainings and counts["table1"] == 1 and counts["table2"] == 1
+    studies = yaml.safe_load(config.read_text())["studies"]
+    assert all(studies[s] for s in ("table1", "shift_control", "figure3", "heuristics", "batch_size",
+                                    "architecture", "optimizer", "batchnorm_lfc", "adversarial"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "overlay, message",
+    [
+        ("claims: {expected_supported: [table1.hfc_generalises_within_band.r12]}\nfrequency: {radii: [4, 8]}\n"
+         "robustness: {figure2_radius: 8}\n",
+         "claims.expected_supported lists table1.hfc_generalises_within_band.r12, but studies.table1 trains no model at r=12"),
+        ("studies: {shift_control: [4, 12]}\nfrequency: {radii: [4, 8]}\n",
+         "studies.shift_control: radius 12 is not in frequency.radii [4, 8]"),
+    ],
+)
+def test_within_band_and_shift_control_mistakes_are_refused_at_parse_time(tmp_path, repo_root, overlay, message):
+    # One case per check (hfc.claims.check_expected_radii, hfc.grid.check_study_radii); their
+    # other refusals are unit-tested in tests/test_within_band.py.
+    config = tmp_path / "bad.yaml"
+    config.write_text(overlay)
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfile", str(config)], tmp_path)
+    assert result.returncode != 0 and message in result.stdout + result.stderr, (result.stdout + result.stderr)[-2000:]
+
+
 def run_cifar10_check(tmp_path, repo_root, tarball):
     """tools/cifar10_check.sh with snakemake and python replaced by `false` (only its unpacking runs)."""
     env = {**os.environ, "CIFAR10_TAR": str(tarball), "SNAKEMAKE": "false", "PYTHON": "false"}
