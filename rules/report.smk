@@ -3,11 +3,17 @@
 # the outputs marked with report() by paper section:
 #   snakemake --report results/report.html
 from hfc.claims import check_claim_ids  # noqa: E402
+from hfc.claims import instrument as instrument_claims  # noqa: E402
 
 CLAIMS = config["claims"]
 RESPONSE = config["response"]
 try:
     check_claim_ids(CLAIMS["expected_supported"])
+    # An expected instrument claim that this config cannot evaluate (another planted band,
+    # Table 1's protocol without r0 trained) would fail only after every model was trained.
+    instrument_claims.check_expected(
+        CLAIMS["expected_supported"], PLANTED, grid.table1_radii(config)
+    )
 except ValueError as error:
     raise WorkflowError(f"config {error}")
 
@@ -71,6 +77,7 @@ REPORT_TARGETS = expand(
 )
 if PLANTED is not None:
     REPORT_TARGETS += expand("results/tables/instrument.{ext}", ext=["csv", "md"])
+    REPORT_TARGETS += ["results/tables/instrument_protocols.csv"]
 if RESPONSE["enabled"] and RESPONSE_STUDIES:
     REPORT_TARGETS += expand("results/tables/response_radius.{ext}", ext=["csv", "md"])
     REPORT_TARGETS += expand(
