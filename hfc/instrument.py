@@ -141,7 +141,8 @@ def protocol_table(table: pd.DataFrame, runs: Mapping[str, str], planted: Mappin
                 if picked.empty:
                     raise ValueError(f"protocol_table: no rows for run {run}, band {band}, labels {labels}")
                 mean, low, high, n = interval(picked["accuracy"].astype(float).to_numpy())
-                row.update(accuracy=mean, ci_low=low, ci_high=high, n_seeds=n, matches=_matches(expect, margin, low, high, n, chance))
+                matches = _matches(expect, margin, low, high, n, chance)
+                row.update(accuracy=mean, ci_low=low, ci_high=high, n_seeds=n, matches=matches)
             cells.append(row)
         verdicts = [c["matches"] for c in cells]
         recovers = (
