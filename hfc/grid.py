@@ -106,7 +106,9 @@ def table1_radii(config: dict) -> list[int]:
     # bool is an int in Python, and 4.0 (an integer to the schema) would name a run band-high_r4.0.
     odd = [r for r in setting if isinstance(r, bool) or not isinstance(r, int)]
     if odd:
-        raise ValueError(f"studies.table1: {odd} not integer radii (write 4, not 4.0 or true); list radii from frequency.radii {radii}")
+        raise ValueError(
+            f"studies.table1: {odd} not integer radii (write 4, not 4.0 or true); list radii from frequency.radii {radii}"
+        )
     repeated = sorted({r for r in setting if setting.count(r) > 1})
     if repeated:
         raise ValueError(f"studies.table1: radius {repeated} listed twice; list each radius once")

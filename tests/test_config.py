@@ -109,6 +109,14 @@ def command_line(config: dict, *entries: str) -> dict:
     return merged
 
 
+def test_table1_radii_from_the_command_line_get_the_schemas_types(config):
+    # --config studies='{table1: [4, 8]}' arrives as strings; the radii must become integers
+    merged = coerce_command_line_values(command_line(config, "studies={table1: [4, 8]}"))
+    assert merged["studies"]["table1"] == [4, 8]
+    check_config(merged)
+    assert coerce_command_line_values(command_line(config, "studies={table1: false}"))["studies"]["table1"] is False
+
+
 def test_nested_command_line_values_get_the_schemas_types(config):
     merged = command_line(
         config, "response={enabled: true, fraction: 0.8}", "seeds=[0, 1, 2]", "dataset={train_size: null}",
