@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from hfc.grid import all_runs
+from hfc.grid import all_runs, table1_radii
 
 SCHEMA_PATH = Path(__file__).with_name("config_schema.yaml")
 
@@ -134,9 +134,22 @@ def check_config(config: dict) -> None:
     validator = jsonschema.Draft202012Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     problems = [_describe(error) for error in errors] + _non_finite(config)
+    if not problems:
+        problems = _cross_key_problems(config)
     if problems:
         lines = "\n".join(f"  - {problem}" for problem in problems)
         raise ConfigError(f"invalid config ({len(problems)} problem(s)):\n{lines}")
+
+
+def _cross_key_problems(config: dict) -> list[str]:
+    """What the schema cannot say because it relates two keys (run on a schema-valid config)."""
+    problems = []
+    if isinstance(config.get("frequency"), dict) and "radii" in config["frequency"]:
+        try:
+            table1_radii(config)
+        except ValueError as error:
+            problems.append(str(error))
+    return problems
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-__all__ = ["RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "check_study_radii", "STUDIES"]
+__all__ = [
+    "RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "table1_radii", "check_study_radii", "STUDIES",
+]
 
 # Order in which the studies appear in the config, the figures and the report.
 STUDIES = (
@@ -85,6 +87,43 @@ def run_id(spec: RunSpec, vanilla: RunSpec) -> str:
     return "_".join(parts) or "vanilla"
 
 
+def table1_radii(config: dict) -> list[int]:
+    """Radii of Table 1's band-trained runs: ``studies.table1: true`` every frequency.radii, a
+    list only those (a subset keeps a check on planted data to the radius that matters).
+
+    ValueError naming ``studies.table1`` for a list that is empty, repeats a radius, holds
+    anything but whole numbers, or names a radius missing from frequency.radii (the band
+    images of a run are made only at those radii).
+    """
+    setting = (config.get("studies") or {}).get("table1")
+    radii = [int(r) for r in config["frequency"]["radii"]]
+    if setting is None or setting is False:
+        return []
+    if setting is True:
+        return radii
+    if not isinstance(setting, list) or not setting:
+        raise ValueError(
+            f"studies.table1: {setting!r} is neither true/false nor a non-empty list of radii "
+            f"from frequency.radii {radii}"
+        )
+    # bool is an int in Python, and 4.0 (an integer to the schema) would name a run band-high_r4.0.
+    odd = [r for r in setting if isinstance(r, bool) or not isinstance(r, int)]
+    if odd:
+        raise ValueError(
+            f"studies.table1: {odd} not integer radii (write 4, not 4.0 or true); list radii from frequency.radii {radii}"
+        )
+    repeated = sorted({r for r in setting if setting.count(r) > 1})
+    if repeated:
+        raise ValueError(f"studies.table1: radius {repeated} listed twice; list each radius once")
+    missing = [r for r in setting if r not in radii]
+    if missing:
+        raise ValueError(
+            f"studies.table1: radius {missing} not in frequency.radii {radii}; add it there (the band "
+            "images are made only at those radii) or list radii from it"
+        )
+    return list(setting)
+
+
 def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
     """(variant label, spec) pairs of one study, in the config's order."""
     base = vanilla_spec(config)
@@ -97,14 +136,14 @@ def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
         return [
             (f"{band} r={r}", replace(base, train_band=band, train_radius=r))
             for band in ("low", "high")
-            for r in radii
+            for r in table1_radii(config)
         ]
     if study == "shift_control":
         # Issue 17: HFC(r) of the image plus LFC(r) of another training image, redrawn every
         # epoch (hfc.train). The label sits only in the HFC, as for Table 1's HFC(r) model, but
         # the inputs are whole natural images, so testing on the originals is no distribution
         # shift: what the model keeps there is HFC information that transfers.
-        chosen = radii if setting is True else [int(r) for r in setting]
+        chosen = table1_radii(config) if setting is True else [int(r) for r in setting]
         return [(f"high r={r}", replace(base, train_band="high_swap", train_radius=r)) for r in chosen]
     if study == "figure3":
         return [

@@ -73,6 +73,18 @@ DEFAULTS: dict[str, Any] = {
 }
 AMPLITUDE_JITTER = (0.75, 1.25)
 PHASE_JITTER = math.pi / 3
+# Smallest side of a planted image. At 8 the spectrum reaches d = 4 along an axis (5.66 in the
+# corners): the 1/f background then spans two octaves (1 to 4), the least over which its fall-off
+# means anything, and the smallest rings (r0 = 2: [1, 2) and [2, 4)) still leave background-only
+# bins above the high ring. Below 8 the rings would cover most of the spectrum and "the label
+# lives only in one band over a natural-image background" no longer holds.
+MIN_IMAGE_SIZE = 8
+# The rings whose templates carry a label in each mode (none: the low ring's hidden class is
+# independent of the labels, so nothing has to be told apart there).
+_EVIDENCE_RINGS = {"low": ("low",), "high": ("high",), "conflict": ("low", "high"), "none": ()}
+# Grey or RGB, like every dataset of the workflow: the figures draw an image as grey or RGB
+# (Figure 2; matplotlib has no two-channel image) and the image readers / JPEG code know no other.
+CHANNELS = (1, 3)
 
 
 def settings_with_defaults(settings: dict | None) -> dict:
@@ -91,11 +103,22 @@ def check_settings(settings: dict | None, image_size: int | None) -> dict:
     s = settings_with_defaults(settings)
     if image_size is None:
         raise ValueError("dataset planted needs dataset.image_size (e.g. 16): the side of the generated images")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"dataset.image_size {image_size!r} is too small for planted data: a 1/f background and the two rings "
+            f"next to r0 need at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} images (hfc/planted.py MIN_IMAGE_SIZE); "
+            "use 16 (grey, as configs/instrument/common.yaml) or 32 (RGB, configs/instrument/rgb.yaml)"
+        )
     if s["band"] not in BANDS:
         raise ValueError(f"dataset.planted.band: {s['band']!r} is not one of {', '.join(BANDS)}")
     for key in ("radius", "width", "channels", "train_size", "test_size"):
         if isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < 1:
             raise ValueError(f"dataset.planted.{key} must be a positive integer, got {s[key]!r}")
+    if s["channels"] not in CHANNELS:
+        raise ValueError(
+            f"dataset.planted.channels must be 1 (grey) or 3 (RGB), got {s['channels']!r}: the workflow's figures "
+            "and image code read grey or RGB images only"
+        )
     if isinstance(s["classes"], bool) or not isinstance(s["classes"], int) or s["classes"] < 2:
         raise ValueError(f"dataset.planted.classes must be an integer >= 2, got {s['classes']!r}")
     if not isinstance(s["strength"], (int, float)) or isinstance(s["strength"], bool) or not s["strength"] > 0:
@@ -111,6 +134,23 @@ def check_settings(settings: dict | None, image_size: int | None) -> dict:
             f"dataset.planted.radius + width = {r0 + w} exceeds the largest frequency distance {limit:.2f} of "
             f"{image_size}x{image_size} images: lower dataset.planted.radius / width or raise dataset.image_size"
         )
+    rings = _rings(image_size, r0, w)
+    bounds = {"low": (max(r0 - w, 1), r0), "high": (r0, r0 + w)}
+    for band in _EVIDENCE_RINGS[s["band"]]:
+        # A real image on n bins of a symmetric ring has n real degrees of freedom (per channel),
+        # and each class's jittered template spans two of them (its real and imaginary parts).
+        # With fewer than 2 per class the class templates are linear combinations of each other
+        # and the "learned by construction" claims could fail for a reason not the instrument's.
+        capacity = int(rings[band].sum()) * s["channels"]
+        if capacity < 2 * s["classes"]:
+            inner, outer = bounds[band]
+            raise ValueError(
+                f"dataset.planted.radius / width: the {band} ring {inner} <= d < {outer} of a {image_size}x{image_size} "
+                f"spectrum holds {int(rings[band].sum())} frequency bins x {s['channels']} channel(s) = {capacity} "
+                f"degrees of freedom, fewer than the 2 x {s['classes']} that {s['classes']} class templates with random "
+                "phase need (each spans two): widen the ring (dataset.planted.width), move it outwards "
+                "(dataset.planted.radius) or plant fewer classes (dataset.planted.classes)"
+            )
     for name in ("train_size", "test_size"):
         if s[name] < s["classes"]:
             raise ValueError(f"dataset.planted.{name} {s[name]} is below the {s['classes']} classes")

@@ -3,6 +3,7 @@
 # the outputs marked with report() by paper section:
 #   snakemake --report results/report.html
 from hfc.claims import check_claim_ids, check_expected_radii  # noqa: E402
+from hfc.claims import instrument as instrument_claims  # noqa: E402
 
 CLAIMS = config["claims"]
 RESPONSE = config["response"]
@@ -10,6 +11,11 @@ STUDY_RUNS = {study: grid.study_runs(config, study) for study in grid.STUDIES}
 try:
     check_claim_ids(CLAIMS["expected_supported"])
     check_expected_radii(CLAIMS["expected_supported"], STUDY_RUNS)
+    # An expected instrument claim that this config cannot evaluate (another planted band,
+    # Table 1's protocol without r0 trained) would fail only after every model was trained.
+    instrument_claims.check_expected(
+        CLAIMS["expected_supported"], PLANTED, grid.table1_radii(config)
+    )
 except ValueError as error:
     raise WorkflowError(f"config {error}")
 
@@ -73,6 +79,7 @@ REPORT_TARGETS = expand(
 )
 if PLANTED is not None:
     REPORT_TARGETS += expand("results/tables/instrument.{ext}", ext=["csv", "md"])
+    REPORT_TARGETS += ["results/tables/instrument_protocols.csv"]
 if RESPONSE["enabled"] and RESPONSE_STUDIES:
     REPORT_TARGETS += expand("results/tables/response_radius.{ext}", ext=["csv", "md"])
     REPORT_TARGETS += expand(

@@ -161,7 +161,19 @@ def test_a_radius_not_run_is_not_evaluated():
     metrics = metrics[~metrics["run"].isin(["band-low_r12", "band-high_r12"])]
     studies = {**STUDIES, "table1": {k: v for k, v in TABLE1_RUNS.items() if "r=12" not in k}}
     row = _row(claims.evaluate_claims(claims.ClaimInputs(studies=studies, metrics=metrics, scale=BIG)), "table1.lfc_beats_hfc.r12")
-    assert row["verdict"] == "not evaluated" and "r=12 is not among frequency.radii" in row["reason"]
+    assert row["verdict"] == "not evaluated" and "r=12 is not among the radii Table 1 trains (studies.table1" in row["reason"]
+
+
+def test_table1_at_a_subset_of_the_radii():
+    """studies.table1: [4] (planted data) trains r = 4 only: the claims at other radii say why they are not evaluated."""
+    metrics = _metrics([0, 1, 2])
+    metrics = metrics[~metrics["run"].str.match(r"band-(low|high)_r(8|12|16)$")]
+    studies = {**STUDIES, "table1": {k: v for k, v in TABLE1_RUNS.items() if k.endswith("r=4")}}
+    table = claims.evaluate_claims(claims.ClaimInputs(studies=studies, metrics=metrics, scale=BIG))
+    assert _row(table, "table1.lfc_beats_hfc.r4")["verdict"] != "not evaluated"
+    for claim_id in ("table1.lfc_beats_hfc.r8", "table1.hfc_trained_near_chance"):
+        row = _row(table, claim_id)
+        assert row["verdict"] == "not evaluated" and "studies.table1" in row["reason"], claim_id
 
 
 def _attacks(seeds, fgsm_gain):

@@ -63,6 +63,34 @@ def test_wrong_type_and_range(config):
     assert "training.lr" in str(error.value) and "frequency.radii.0" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ([5], "studies.table1: radius [5] not in frequency.radii [4, 8, 12, 16]"),
+        ([4, 4], "studies.table1: [4, 4] has non-unique elements"),
+        ([4.0], "studies.table1: [4.0] not integer radii"),
+        ([True], "studies.table1.0: True is not of type 'integer'"),
+        ([], "studies.table1: [] should be non-empty"),
+    ],
+)
+def test_table1_radii_are_checked_at_parse_time(config, value, message):
+    bad = copy.deepcopy(config)
+    bad["studies"]["table1"] = value
+    with pytest.raises(ConfigError) as error:
+        check_config(bad)
+    assert message in str(error.value)
+    bad["studies"]["table1"] = [16, 4]
+    check_config(bad)
+
+
+def test_planted_channels_other_than_grey_or_rgb_are_refused(config):
+    bad = copy.deepcopy(config)
+    bad["dataset"].update(name="planted", image_size=16, planted={"channels": 2})
+    with pytest.raises(ConfigError) as error:
+        check_config(bad)
+    assert "dataset.planted.channels: 2 is not allowed; allowed values: 1, 3" in str(error.value)
+
+
 def test_defaults_are_filled(config):
     minimal = copy.deepcopy(config)
     del minimal["training"]["mixup_alpha"], minimal["evaluation"]["batch_size"]
@@ -79,6 +107,14 @@ def command_line(config: dict, *entries: str) -> dict:
     merged = copy.deepcopy(config)
     update_config(merged, parse_config(list(entries)))
     return merged
+
+
+def test_table1_radii_from_the_command_line_get_the_schemas_types(config):
+    # --config studies='{table1: [4, 8]}' arrives as strings; the radii must become integers
+    merged = coerce_command_line_values(command_line(config, "studies={table1: [4, 8]}"))
+    assert merged["studies"]["table1"] == [4, 8]
+    check_config(merged)
+    assert coerce_command_line_values(command_line(config, "studies={table1: false}"))["studies"]["table1"] is False
 
 
 def test_nested_command_line_values_get_the_schemas_types(config):
@@ -148,19 +184,31 @@ def test_paper_config_trains_every_network_at_full_width(repo_root):
 
 
 @pytest.mark.parametrize("band", ["high", "low", "conflict", "none"])
-def test_instrument_overlays_change_only_the_band_and_the_expected_claims(repo_root, band):
+@pytest.mark.parametrize("geometry", [[], ["rgb"]])
+def test_instrument_overlays_change_only_the_band_and_the_expected_claims(repo_root, band, geometry):
     import yaml
     from snakemake.utils import update_config
 
+    from hfc import grid, planted
     from hfc.claims import check_claim_ids
+    from hfc.claims.instrument import check_expected
 
     overlay = yaml.safe_load((repo_root / f"configs/instrument/{band}.yaml").read_text())
-    assert overlay == {"dataset": {"planted": {"band": band}}, "claims": overlay["claims"]}
+    # none alone turns Table 1's models off (no band carries the label for them to learn)
+    extra = {"studies": {"table1": False}} if band == "none" else {}
+    assert overlay == {"dataset": {"planted": {"band": band}}, "claims": overlay["claims"], **extra}
     ids = check_claim_ids(overlay["claims"]["expected_supported"])
     assert ids and all(i.startswith(f"instrument.{band}.") for i in ids)
     merged = yaml.safe_load((repo_root / "configs/instrument/common.yaml").read_text())
+    for name in geometry:  # the RGB mode's size, channels, r0 and radii sit between the two
+        update_config(merged, yaml.safe_load((repo_root / f"configs/instrument/{name}.yaml").read_text()))
     update_config(merged, overlay)
-    assert validate_config(merged)["dataset"]["planted"]["band"] == band
+    config = validate_config(merged)
+    settings = planted.check_settings(config["dataset"]["planted"], config["dataset"]["image_size"])
+    assert settings["band"] == band and settings["radius"] in config["frequency"]["radii"]
+    # what workflow parsing refuses (rules/report.smk): every expected claim can be evaluated
+    check_expected(ids, settings, grid.table1_radii(config))
+    assert grid.table1_radii(config) == ([] if band == "none" else [settings["radius"]])
 
 
 # ----------------------------------------------------------------------------- config files (issue 21)

@@ -70,3 +70,37 @@ def test_paper_config_job_grid(repo_root):
     assert all(spec.epochs in (100, 300) for spec in runs.values())
     assert runs["vanilla"].model == "resnet18" and runs["vanilla"].lr == 1e-4
     assert len(runs) == 28
+
+
+def test_table1_may_list_a_subset_of_the_radii(config):
+    some = copy.deepcopy(config)
+    some["studies"]["table1"] = [12, 4]
+    assert grid.study_runs(some, "table1") == {
+        "low r=12": "band-low_r12", "low r=4": "band-low_r4", "high r=12": "band-high_r12", "high r=4": "band-high_r4",
+    }  # fmt: skip
+    assert grid.table1_radii(some) == [12, 4]
+    assert {name for name in grid.all_runs(some) if name.startswith("band-")} >= {"band-low_r4", "band-high_r12"}
+    every = copy.deepcopy(config)
+    every["studies"]["table1"] = True
+    assert grid.table1_radii(every) == config["frequency"]["radii"]
+    every["studies"]["table1"] = False
+    assert grid.table1_radii(every) == [] and grid.study_runs(every, "table1") == {}
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ([5], "studies.table1: radius [5] not in frequency.radii [4, 8, 12, 16]"),
+        ([4, 4], "studies.table1: radius [4] listed twice"),
+        ([4.0], "studies.table1: [4.0] not integer radii"),
+        ([True], "studies.table1: [True] not integer radii"),
+        ([], "studies.table1: [] is neither true/false nor a non-empty list"),
+        ("4", "studies.table1: '4' is neither true/false nor a non-empty list"),
+    ],
+)
+def test_a_bad_table1_radius_list_names_the_key(config, value, message):
+    bad = copy.deepcopy(config)
+    bad["studies"]["table1"] = value
+    with pytest.raises(ValueError) as error:
+        grid.table1_radii(bad)
+    assert message in str(error.value)

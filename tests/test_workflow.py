@@ -168,18 +168,38 @@ def test_tiny_end_to_end_run(tiny_run):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
-@pytest.mark.parametrize("band", ["high", "conflict"])
-def test_dry_run_instrument_configs(tmp_path, repo_root, band):
-    configs = [str(repo_root / f"configs/instrument/{name}.yaml") for name in ("common", band)]
+@pytest.mark.parametrize(
+    "names, models",
+    [
+        (("common", "high"), 3),  # vanilla and Table 1's LFC(4)/HFC(4)-trained models
+        (("common", "rgb", "conflict"), 3),  # the same at 32x32 RGB, r0 = 12
+        (("common", "none"), 1),  # the negative control: the vanilla model only
+    ],
+)
+def test_dry_run_instrument_configs(tmp_path, repo_root, names, models):
+    configs = [str(repo_root / f"configs/instrument/{name}.yaml") for name in names]
     result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfiles", *configs], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     counts = job_counts(result.stdout + result.stderr)
-    assert counts["train"] == 3 and counts["instrument"] == 1 and counts["frequency_response"] == 3
+    assert counts["train"] == 3 * models and counts["instrument"] == 1 and counts["frequency_response"] == 3 * models
     assert "results/data/planted/canonical.pt" in result.stdout + result.stderr
 
 
+def test_expected_table1_protocol_claims_need_r0_trained(tmp_path, repo_root):
+    # high.yaml expects Table 1's protocol claims at r0 = 4; a config training Table 1 at 8 only
+    # would leave them "not evaluated" after every model was trained: refused before any job.
+    (tmp_path / "bad.yaml").write_text("studies:\n  table1: [8]\n")
+    configs = [str(repo_root / f"configs/instrument/{name}.yaml") for name in ("common", "high")] + ["bad.yaml"]
+    result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfiles", *configs], tmp_path)
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "claims.expected_supported" in out and "studies.table1 trains radii [8]" in out
+    assert "without dataset.planted.radius 4" in out
+
+
 def test_planted_radius_must_be_among_the_radii(tmp_path, repo_root):
-    (tmp_path / "bad.yaml").write_text("frequency:\n  radii: [2, 6]\n")
+    # (studies.table1 moved along: its [4] outside frequency.radii would be refused first)
+    (tmp_path / "bad.yaml").write_text("frequency:\n  radii: [2, 6]\nstudies:\n  table1: [2]\n")
     configs = [str(repo_root / "configs/instrument/common.yaml"), "bad.yaml"]
     result = snakemake(["-n", "-s", str(repo_root / "Snakefile"), "--configfiles", *configs], tmp_path)
     assert result.returncode != 0

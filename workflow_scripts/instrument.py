@@ -1,4 +1,5 @@
-"""Rule instrument: the vanilla model on planted test images, accuracy per band and label set."""
+"""Rule instrument: the vanilla model (and Table 1's r0 models) on planted test images, accuracy
+per band and label set, and per protocol whether it recovers what was planted."""
 
 import sys
 from pathlib import Path
@@ -22,12 +23,17 @@ with logging_to(snakemake.log[0]) as log:
     images = {band: x.to(device) for band, x in images.items()}
     labels = instrument.label_sets(subset, "test")
     frames = []
-    for seed, path in zip(p.seeds, snakemake.input.models):
+    for path in snakemake.input.models:  # results/runs/{run}/seed{seed}/model.pt
+        run, seed = Path(path).parts[-3], int(Path(path).parts[-2].removeprefix("seed"))
         model = train.load_model(path, device)
-        frames.append(instrument.instrument_rows(model, images, labels, radius, "vanilla", seed, p.batch_size))
+        frames.append(instrument.instrument_rows(model, images, labels, radius, run, seed, p.batch_size))
     table = pd.concat(frames, ignore_index=True)
     table.to_csv(snakemake.output.csv, index=False)
     summary = instrument.instrument_summary(table)
     chance = 1.0 / len(subset["classes"])
-    Path(snakemake.output.md).write_text(instrument.instrument_markdown(summary, p.planted, chance, p.caption))
-    log(f"planted {p.planted}\n{summary.to_string(index=False)}")
+    protocols = instrument.protocol_table(table, p.runs, p.planted, chance)
+    protocols.to_csv(snakemake.output.protocols, index=False)
+    Path(snakemake.output.md).write_text(
+        instrument.instrument_markdown(summary, p.planted, chance, p.caption, protocols)
+    )
+    log(f"planted {p.planted}\n{summary.to_string(index=False)}\n{protocols.to_string(index=False)}")

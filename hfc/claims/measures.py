@@ -99,7 +99,8 @@ def _attack(inputs: ClaimInputs, label: str, rho: float, attack: str, eps: float
 def _table1_gap(radius: int) -> Measure:
     def measure(inputs: ClaimInputs) -> pd.Series:
         if inputs.studies.get("table1") and f"low r={radius}" not in inputs.studies["table1"]:
-            raise NotEvaluable(f"r={radius} is not among frequency.radii")
+            # studies.table1 may list a subset of frequency.radii (e.g. [4] on planted data)
+            raise NotEvaluable(f"r={radius} is not among the radii Table 1 trains (studies.table1 / frequency.radii)")
         low = _accuracy(inputs, inputs.run("table1", f"low r={radius}"), "test", "original", 0)
         high = _accuracy(inputs, inputs.run("table1", f"high r={radius}"), "test", "original", 0)
         return _paired(low, high)
@@ -111,7 +112,7 @@ def _hfc_trained_above_chance(inputs: ClaimInputs) -> pd.Series:
     runs = inputs.studies.get("table1") or {}
     radii = [r for r in (8, 12, 16) if f"high r={r}" in runs]
     if not radii:
-        raise NotEvaluable("needs an HFC-trained run at r = 8, 12 or 16 (frequency.radii)")
+        raise NotEvaluable("needs an HFC-trained run at r = 8, 12 or 16 (studies.table1 / frequency.radii)")
     accs = [_accuracy(inputs, inputs.run("table1", f"high r={r}"), "test", "original", 0) for r in radii]
     return pd.concat(accs, axis=1).max(axis=1) - inputs.chance
 
