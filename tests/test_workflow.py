@@ -137,6 +137,12 @@ def test_tiny_end_to_end_run(tiny_run):
     assert sorted(zip(table1.band, table1.radius)) == [("high", 4), ("high", 12), ("low", 4), ("low", 12)]
     assert table1.train_acc.between(0, 1).all() and table1.paper_test_acc.notna().all()
     assert "Δ" in (results / "tables/table1.md").read_text()
+    # beyond the paper (issue 17): own band, transfer gap, and the shift control at r = 12 only
+    assert table1.own_band_test_acc.between(0, 1).all() and table1.transfer_gap.notna().all()
+    control = table1.set_index(["band", "radius"])["control_test_acc"]
+    assert control.loc[("high", 12)] >= 0 and control.drop(("high", 12)).isna().all()
+    assert "**Table 1, within band.**" in (results / "tables/table1.md").read_text()
+    assert (results / "figures/table1.png").stat().st_size > 1000
 
     for study in ("heuristics", "batch_size", "architecture", "optimizer", "batchnorm_lfc"):
         summary = pd.read_csv(results / f"tables/{study}.csv")
@@ -160,7 +166,7 @@ def test_tiny_end_to_end_run(tiny_run):
         assert (results / f"figures/{figure}.png").stat().st_size > 1000, figure
 
     metrics = pd.read_csv(results / "metrics.csv")
-    assert metrics.run.nunique() == 21
+    assert metrics.run.nunique() == 22  # 21 of the paper's studies and the shift control at r = 12
     assert not list(results.glob("runs/*/seed*/checkpoint.pt"))
 
     # A second invocation has nothing to do: every output is up to date.
