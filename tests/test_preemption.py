@@ -56,6 +56,7 @@ def write_config(path: Path, repo_root: Path, **training) -> None:
     config = yaml.safe_load((repo_root / "tests/configs/tiny.yaml").read_text())
     config["frequency"]["radii"] = [RADIUS]
     config["robustness"]["figure2_radius"] = RADIUS
+    config["studies"]["shift_control"] = False  # tiny.yaml's control is at r = 12, not run here
     config["training"]["epochs"] = 3
     config["training"]["width_by_model"]["small_cnn"] = 1.0
     config["training"].update(training)
