@@ -188,7 +188,7 @@ def check_study_radii(config: dict) -> None:
             if wrong:
                 raise ValueError(
                     f"studies.{study}: radius {', '.join(map(str, wrong))} is not in frequency.radii {radii}; "
-                    f"list radii from frequency.radii, or write `{study}: true` for all of them"
+                    f"list radii from frequency.radii, or write `{study}: true` for the radii of studies.table1"
                 )
 
 
