@@ -19,4 +19,4 @@ with logging_to(snakemake.log[0]) as log:
     chance = 1.0 / len(load_canonical(snakemake.input.subset)["classes"])
     title = f"Table 1: trained on LFC(r) or HFC(r). Ours: {snakemake.params.caption}"
     figures.table1_figure(table, chance, title, snakemake.output.png, snakemake.output.pdf)
-    log(f"Table 1 from {len(snakemake.input)} runs:\n{table.to_string(index=False)}")
+    log(f"Table 1 from {len(snakemake.input.metrics)} runs:\n{table.to_string(index=False)}")
