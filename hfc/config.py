@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from hfc.grid import all_runs, table1_radii
+from hfc.grid import RADIUS_STUDIES, all_runs, study_radii
 
 SCHEMA_PATH = Path(__file__).with_name("config_schema.yaml")
 
@@ -145,10 +145,11 @@ def _cross_key_problems(config: dict) -> list[str]:
     """What the schema cannot say because it relates two keys (run on a schema-valid config)."""
     problems = []
     if isinstance(config.get("frequency"), dict) and "radii" in config["frequency"]:
-        try:
-            table1_radii(config)
-        except ValueError as error:
-            problems.append(str(error))
+        for study in RADIUS_STUDIES:
+            try:
+                study_radii(config, study)
+            except ValueError as error:
+                problems.append(str(error))
     return problems
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 __all__ = [
-    "RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "table1_radii", "check_study_radii", "STUDIES",
-]
+    "RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "study_radii", "table1_radii",
+    "RADIUS_STUDIES", "SWAP_BAND", "STUDIES",
+]  # fmt: skip
 
 # Order in which the studies appear in the config, the figures and the report.
 STUDIES = (
@@ -87,41 +88,60 @@ def run_id(spec: RunSpec, vanilla: RunSpec) -> str:
     return "_".join(parts) or "vanilla"
 
 
-def table1_radii(config: dict) -> list[int]:
-    """Radii of Table 1's band-trained runs: ``studies.table1: true`` every frequency.radii, a
-    list only those (a subset keeps a check on planted data to the radius that matters).
+# The shift control's training band: x_h(r) of the image plus x_l(r) of another (hfc.train).
+SWAP_BAND = "high_swap"
+# Studies that train one model per radius; their setting is true (every radius) or a list.
+RADIUS_STUDIES = ("table1", "shift_control")
 
-    ValueError naming ``studies.table1`` for a list that is empty, repeats a radius, holds
-    anything but whole numbers, or names a radius missing from frequency.radii (the band
-    images of a run are made only at those radii).
+
+def study_radii(config: dict, study: str) -> list[int]:
+    """Radii at which a per-radius study (:data:`RADIUS_STUDIES`) trains its models.
+
+    ``true``: every frequency.radii for Table 1, Table 1's radii for the shift control (it is
+    read beside Table 1's HFC(r)-trained models); a list: only those (a subset keeps a check on
+    planted data to the radius that matters). ValueError naming ``studies.<study>`` for a list
+    that is empty, repeats a radius, holds anything but whole numbers, or names a radius
+    missing from frequency.radii (the band images are made only at those radii), and for the
+    shift control without Table 1.
     """
-    setting = (config.get("studies") or {}).get("table1")
+    studies = config.get("studies") or {}
+    setting = studies.get(study)
     radii = [int(r) for r in config["frequency"]["radii"]]
     if setting is None or setting is False:
         return []
+    if study == "shift_control" and not studies.get("table1"):
+        raise ValueError(
+            "studies.shift_control is on but studies.table1 is off: the control is read beside Table 1's "
+            "HFC(r)-trained models (results/tables/table1.csv); turn on studies.table1 or turn the control off"
+        )
     if setting is True:
-        return radii
+        return radii if study == "table1" else study_radii(config, "table1")
     if not isinstance(setting, list) or not setting:
         raise ValueError(
-            f"studies.table1: {setting!r} is neither true/false nor a non-empty list of radii "
+            f"studies.{study}: {setting!r} is neither true/false nor a non-empty list of radii "
             f"from frequency.radii {radii}"
         )
     # bool is an int in Python, and 4.0 (an integer to the schema) would name a run band-high_r4.0.
     odd = [r for r in setting if isinstance(r, bool) or not isinstance(r, int)]
     if odd:
         raise ValueError(
-            f"studies.table1: {odd} not integer radii (write 4, not 4.0 or true); list radii from frequency.radii {radii}"
+            f"studies.{study}: {odd} not integer radii (write 4, not 4.0 or true); list radii from frequency.radii {radii}"
         )
     repeated = sorted({r for r in setting if setting.count(r) > 1})
     if repeated:
-        raise ValueError(f"studies.table1: radius {repeated} listed twice; list each radius once")
+        raise ValueError(f"studies.{study}: radius {repeated} listed twice; list each radius once")
     missing = [r for r in setting if r not in radii]
     if missing:
         raise ValueError(
-            f"studies.table1: radius {missing} not in frequency.radii {radii}; add it there (the band "
+            f"studies.{study}: radius {missing} not in frequency.radii {radii}; add it there (the band "
             "images are made only at those radii) or list radii from it"
         )
     return list(setting)
+
+
+def table1_radii(config: dict) -> list[int]:
+    """Radii of Table 1's band-trained runs (:func:`study_radii` of ``table1``)."""
+    return study_radii(config, "table1")
 
 
 def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
@@ -143,8 +163,9 @@ def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
         # epoch (hfc.train). The label sits only in the HFC, as for Table 1's HFC(r) model, but
         # the inputs are whole natural images, so testing on the originals is no distribution
         # shift: what the model keeps there is HFC information that transfers.
-        chosen = table1_radii(config) if setting is True else [int(r) for r in setting]
-        return [(f"high r={r}", replace(base, train_band="high_swap", train_radius=r)) for r in chosen]
+        return [
+            (f"high r={r}", replace(base, train_band=SWAP_BAND, train_radius=r)) for r in study_radii(config, study)
+        ]
     if study == "figure3":
         return [
             ("natural", base),
@@ -167,29 +188,6 @@ def _variants(config: dict, study: str) -> list[tuple[str, RunSpec]]:
     if study == "adversarial":
         return [("natural", base), ("adversarial", replace(base, heuristic="adversarial"))]
     raise ValueError(f"unknown study {study!r}; known studies: {', '.join(STUDIES)}")
-
-
-def check_study_radii(config: dict) -> None:
-    """ValueError naming the key when a study lists a radius that frequency.radii lacks.
-
-    Such a run would train on a band that is never split (and fail only when its job starts).
-    """
-    radii = [int(r) for r in config["frequency"]["radii"]]
-    studies = config.get("studies") or {}
-    if studies.get("shift_control") and not studies.get("table1"):
-        raise ValueError(
-            "studies.shift_control is on but studies.table1 is off: the control is read beside Table 1's "
-            "HFC(r)-trained models (results/tables/table1.csv); turn on studies.table1 or turn the control off"
-        )
-    for study in ("shift_control",):
-        setting = (config.get("studies") or {}).get(study)
-        if isinstance(setting, list):
-            wrong = [r for r in setting if isinstance(r, bool) or not isinstance(r, int) or r not in radii]
-            if wrong:
-                raise ValueError(
-                    f"studies.{study}: radius {', '.join(map(str, wrong))} is not in frequency.radii {radii}; "
-                    f"list radii from frequency.radii, or write `{study}: true` for the radii of studies.table1"
-                )
 
 
 def study_runs(config: dict, study: str) -> dict[str, str]:

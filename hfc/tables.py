@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from hfc import paper
+from hfc.grid import SWAP_BAND as CONTROL_BAND
 
 TABLE1_COLUMNS = ["radius", "band", "train_acc", "test_acc", "paper_train_acc", "paper_test_acc"]
 # Beyond the paper (issue 17): the within-band protocol and, when run, the shift control.
 WITHIN_BAND_COLUMNS = ["own_band_test_acc", "transfer_gap"]
 CONTROL_COLUMNS = ["control_test_acc", "control_own_test_acc", "control_gain"]
-CONTROL_BAND = "high_swap"  # hfc.train.SWAP_BAND
 BANDS = ("low", "high")
 _BAND_NAMES = {"low": "LFC", "high": "HFC"}
 

@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 
 from hfc import data as hfc_data
 from hfc.files import UnreadableFileError, UnsafeFileError, atomic_save, load_tensors
-from hfc.grid import RunSpec
+from hfc.frequency import rescale_by_max
+from hfc.grid import SWAP_BAND, RunSpec
 from hfc.models import build_model
 from hfc.seeding import seed_everything
 
@@ -226,9 +227,6 @@ def derangement(n: int, generator: torch.Generator) -> torch.Tensor:
     return partner
 
 
-SWAP_BAND = "high_swap"
-
-
 def load_training_data(
     subset_path: str,
     frequency_paths: dict[tuple[str, int], str],
@@ -271,11 +269,11 @@ def load_training_data(
         train_images = hfc_data.to_float(subset["train_images"]).to(device)
     for radius in radii:
         for split in ("train", "test"):
-            path = frequency_paths[(split, radius)]
+            # Read once; the shift control needs the raw components, everything else the rescaled.
+            _, raw_low, raw_high = hfc_data.load_frequency_split(frequency_paths[(split, radius)], split, radius)
             if spec.train_band == SWAP_BAND and radius == spec.train_radius:
                 # Raw components, not rescaled: x_h(i) + x_l(i) is the original image, so the
                 # swapped sum x_h(i) + x_l(j) has a natural image's statistics in every band.
-                _, raw_low, raw_high = hfc_data.load_frequency_split(path, split, radius, rescale=False)
                 if split == "train":
                     train_images, fill = prepare(raw_high), prepare(raw_low)
                 # Its own inputs, for the train / own-band test accuracy: one fixed pairing.
@@ -284,7 +282,7 @@ def load_training_data(
                 swapped = prepare(raw_high[index]) + prepare(raw_low[partner])
                 eval_sets.append(EvalSet(split, SWAP_BAND, radius, swapped, eval_labels[split].to(device)))
             # Rescaled once per image here (per-image, so subsets of it stay identical).
-            _, low, high = hfc_data.load_frequency_split(path, split, radius, rescale)
+            low, high = (rescale_by_max(raw_low), rescale_by_max(raw_high)) if rescale else (raw_low, raw_high)
             components = {"low": low, "high": high}
             for band in ("low", "high"):
                 if split == "train" and band == spec.train_band and radius == spec.train_radius:

@@ -68,10 +68,6 @@ if DATASET_ROOT is not None and not Path(DATASET_ROOT).expanduser().exists():
     )
 RADII = [int(r) for r in config["frequency"]["radii"]]
 SEEDS = [int(s) for s in config["seeds"]]
-try:
-    grid.check_study_radii(config)
-except ValueError as error:
-    raise WorkflowError(f"config {error}")
 RUNS = grid.all_runs(config)
 SPLITS = ["train", "test"]
 

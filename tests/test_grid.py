@@ -98,9 +98,11 @@ def test_table1_may_list_a_subset_of_the_radii(config):
         ("4", "studies.table1: '4' is neither true/false nor a non-empty list"),
     ],
 )
-def test_a_bad_table1_radius_list_names_the_key(config, value, message):
+@pytest.mark.parametrize("study", grid.RADIUS_STUDIES)
+def test_a_bad_table1_radius_list_names_the_key(config, value, message, study):
     bad = copy.deepcopy(config)
-    bad["studies"]["table1"] = value
+    bad["studies"]["table1"] = True
+    bad["studies"][study] = value
     with pytest.raises(ValueError) as error:
-        grid.table1_radii(bad)
-    assert message in str(error.value)
+        grid.study_radii(bad, study)
+    assert message.replace("studies.table1", f"studies.{study}") in str(error.value)

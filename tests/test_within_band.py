@@ -195,12 +195,14 @@ def _config(**studies):
 def test_shift_control_runs_per_radius_and_refusals():
     runs = grid.study_runs(_config(table1=True, shift_control=[8, 12]), "shift_control")
     assert runs == {"high r=8": "band-high_swap_r8", "high r=12": "band-high_swap_r12"}
+    # true: at Table 1's radii, whichever they are
     assert len(grid.study_runs(_config(table1=True, shift_control=True), "shift_control")) == 3
-    grid.check_study_radii(_config(table1=True, shift_control=[8]))
-    with pytest.raises(ValueError, match=r"studies.shift_control: radius 16 is not in frequency.radii \[4, 8, 12\]"):
-        grid.check_study_radii(_config(table1=True, shift_control=[8, 16]))
+    assert grid.study_radii(_config(table1=[4, 12], shift_control=True), "shift_control") == [4, 12]
+    assert grid.study_radii(_config(table1=True, shift_control=[8]), "shift_control") == [8]
+    with pytest.raises(ValueError, match=r"studies.shift_control: radius \[16\] not in frequency.radii \[4, 8, 12\]"):
+        grid.study_radii(_config(table1=True, shift_control=[8, 16]), "shift_control")
     with pytest.raises(ValueError, match="studies.table1 is off"):
-        grid.check_study_radii(_config(table1=False, shift_control=True))
+        grid.study_radii(_config(table1=False, shift_control=True), "shift_control")
 
 
 def test_derangement_has_no_fixed_point_and_is_seeded():

@@ -262,11 +262,11 @@ def test_dry_run_every_study_configs(tmp_path, repo_root, name, trainings):
          "robustness: {figure2_radius: 8}\n",
          "claims.expected_supported lists table1.hfc_generalises_within_band.r12, but studies.table1 trains no model at r=12"),
         ("studies: {shift_control: [4, 12]}\nfrequency: {radii: [4, 8]}\n",
-         "studies.shift_control: radius 12 is not in frequency.radii [4, 8]"),
+         "studies.shift_control: radius [12] not in frequency.radii [4, 8]"),
     ],
 )
 def test_within_band_and_shift_control_mistakes_are_refused_at_parse_time(tmp_path, repo_root, overlay, message):
-    # One case per check (hfc.claims.check_expected_radii, hfc.grid.check_study_radii); their
+    # One case per check (hfc.claims.check_expected_radii, hfc.grid.study_radii via hfc.config); their
     # other refusals are unit-tested in tests/test_within_band.py.
     config = tmp_path / "bad.yaml"
     config.write_text(overlay)

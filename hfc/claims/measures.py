@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from hfc.claims.base import ClaimInputs, Measure, NotEvaluable
+from hfc.grid import SWAP_BAND
 
 
 def _key(x: float) -> float:
@@ -54,7 +55,12 @@ def _need_radii(inputs: ClaimInputs, run: str, wanted: Sequence[int], *, at_leas
 
 
 def _band_mean(inputs: ClaimInputs, run: str, band: str, radii: Sequence[int], split: str = "test") -> pd.Series:
-    return pd.concat([_accuracy(inputs, run, split, band, r) for r in radii], axis=1).mean(axis=1)
+    return _band_mean_of(inputs, [(run, band, r) for r in radii], split)
+
+
+def _band_mean_of(inputs: ClaimInputs, cells: Sequence[tuple[str, str, int]], split: str = "test") -> pd.Series:
+    """Mean per seed of several (run, band, radius) accuracies on one split."""
+    return pd.concat([_accuracy(inputs, run, split, band, radius) for run, band, radius in cells], axis=1).mean(axis=1)
 
 
 def _own_train_accuracy(inputs: ClaimInputs, run: str, epoch: int | str = "final") -> pd.Series:
@@ -117,19 +123,11 @@ def _hfc_trained_above_chance(inputs: ClaimInputs) -> pd.Series:
     return pd.concat(accs, axis=1).max(axis=1) - inputs.chance
 
 
-def _table1_run(inputs: ClaimInputs, study: str, band: str, radius: int) -> str:
-    runs = inputs.studies.get(study) or {}
-    label = f"{band} r={radius}"
-    if label not in runs:
-        raise NotEvaluable(f"studies.{study} trained no {band.upper()}-band model at r={radius} (its radii / frequency.radii)")
-    return runs[label]
-
-
 def _hfc_within_band(radius: int) -> Measure:
     """HFC(r)-trained model on the test images of its own band (x_h(r)), minus chance."""
 
     def measure(inputs: ClaimInputs) -> pd.Series:
-        run = _table1_run(inputs, "table1", "high", radius)
+        run = inputs.run("table1", f"high r={radius}")
         return _accuracy(inputs, run, "test", "high", radius) - inputs.chance
 
     return measure
@@ -162,11 +160,6 @@ def _hfc_share_lost_in_transfer(inputs: ClaimInputs) -> pd.Series:
     return _paired(own, original) / above
 
 
-def _band_mean_of(inputs: ClaimInputs, cells: Sequence[tuple[str, str, int]]) -> pd.Series:
-    """Mean per seed of several (run, band, radius) test accuracies."""
-    return pd.concat([_accuracy(inputs, run, "test", band, radius) for run, band, radius in cells], axis=1).mean(axis=1)
-
-
 def _shift_control_transfer_gap(inputs: ClaimInputs) -> pd.Series:
     """Shift control: own inputs minus original test images, mean over the radii where it learned.
 
@@ -181,7 +174,7 @@ def _shift_control_transfer_gap(inputs: ClaimInputs) -> pd.Series:
     learned, idle = [], []
     for label, run in control.items():
         radius = int(label.split("r=")[1])
-        own = _accuracy(inputs, run, "test", "high_swap", radius)
+        own = _accuracy(inputs, run, "test", SWAP_BAND, radius)
         (learned if own.mean() - inputs.chance > _WITHIN_BAND_MARGIN else idle).append((run, radius))
     if not learned:
         raise NotEvaluable(
@@ -189,7 +182,7 @@ def _shift_control_transfer_gap(inputs: ClaimInputs) -> pd.Series:
             f"accuracy within {_WITHIN_BAND_MARGIN} of chance at r ∈ {sorted(r for _, r in idle)}); its accuracy on "
             "the originals says nothing. Train longer (training.epochs)"
         )
-    own = _band_mean_of(inputs, [(run, "high_swap", r) for run, r in learned])
+    own = _band_mean_of(inputs, [(run, SWAP_BAND, r) for run, r in learned])
     original = _band_mean_of(inputs, [(run, "original", 0) for run, _ in learned])
     return _paired(own, original)
 
