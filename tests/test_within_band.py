@@ -215,8 +215,8 @@ def test_derangement_has_no_fixed_point_and_is_seeded():
         derangement(1, torch.Generator())
 
 
-def test_swap_training_inputs_are_own_hfc_plus_another_images_lfc(tmp_path):
-    """load_training_data for a high_swap run: raw x_h as images, raw x_l as fill; eval pairs fixed."""
+def _toy_swap_run(tmp_path, epochs=1):
+    """A 20-image toy subset split at r = 4 and the shift control's training data on it."""
     from hfc import frequency
     from hfc.data import save_canonical
     from hfc.files import atomic_save
@@ -234,13 +234,25 @@ def test_swap_training_inputs_are_own_hfc_plus_another_images_lfc(tmp_path):
         low, high = frequency.split(images[split].float() / 255, 4)
         paths[(split, 4)] = tmp_path / f"{split}_r4.pt"
         atomic_save({"split": split, "radius": 4, "low": low, "high": high}, paths[(split, 4)])
-    spec = grid.RunSpec("small_cnn", "vanilla", "adam", 1e-3, 10, SWAP_BAND, 4, "natural", 1)
+    spec = grid.RunSpec("small_cnn", "vanilla", "adam", 1e-3, 10, SWAP_BAND, 4, "natural", epochs)
     data = load_training_data(str(subset), paths, spec, [4], rescale=True, eval_train_size=None, eval_test_size=None,
                               eval_seed=0, label_seed=0, device=torch.device("cpu"))  # fmt: skip
+    return images, spec, data
+
+
+def test_swap_training_inputs_are_own_hfc_plus_another_images_lfc(tmp_path):
+    """load_training_data for a high_swap run: raw x_h as images, raw x_l as fill; eval pairs fixed."""
+    from hfc import frequency
+    from hfc.train import SWAP_BAND
+
+    images, _, data = _toy_swap_run(tmp_path)
     low, high = frequency.split(images["train"].float() / 255, 4)
     assert torch.allclose(data.images, high, atol=1e-6) and torch.allclose(data.fill, low, atol=1e-6)
     # image i + its own fill is the original image: the swapped inputs are whole images
     assert torch.allclose(data.images + data.fill, images["train"].float() / 255, atol=1e-5)
+    # the ordinary x_h evaluation set is still rescaled by each image's maximum (frequency.rescale)
+    rescaled = next(e for e in data.eval_sets if (e.split, e.band) == ("train", "high"))
+    assert torch.allclose(rescaled.images, frequency.rescale_by_max(high), atol=1e-6)
     own = [e for e in data.eval_sets if e.band == SWAP_BAND]
     assert [(e.split, e.radius) for e in own] == [("train", 4), ("test", 4)]
     test_low, test_high = frequency.split(images["test"].float() / 255, 4)
@@ -249,3 +261,19 @@ def test_swap_training_inputs_are_own_hfc_plus_another_images_lfc(tmp_path):
         diffs = [(swapped[i] - test_high[i] - test_low[j]).abs().max().item() for j in range(10)]
         j = int(np.argmin(diffs))
         assert diffs[j] < 1e-5 and j != i
+
+
+def test_killed_shift_control_run_resumes_to_the_same_numbers(tmp_path):
+    """The per-epoch partner draw comes from the run's generator, which the checkpoint restores."""
+    from hfc.train import train_run
+
+    _, spec, data = _toy_swap_run(tmp_path, epochs=2)
+    settings = {"width_by_model": {"small_cnn": 0.25}, "dropout": 0.5, "mixup_alpha": 0.5, "adversarial": {}}
+    _, whole = train_run("c", spec, data, 0, settings, progress=False, log=lambda m: None)
+    checkpoint = tmp_path / "checkpoint.pt"
+    train_run("c", spec, data, 0, settings, checkpoint_path=str(checkpoint), stop_after_epoch=1, progress=False,
+              log=lambda m: None)  # fmt: skip
+    _, resumed = train_run("c", spec, data, 0, settings, checkpoint_path=str(checkpoint), progress=False,
+                           log=lambda m: None)  # fmt: skip
+    pd.testing.assert_frame_equal(whole, resumed)
+    assert set(whole["band"]) >= {"high_swap", "original", "low", "high"}
