@@ -134,7 +134,7 @@ def _guarded_jobs():
         for study in analysis_study_runs(kind):
             add("run_analysis", analysis_files(kind, study))
     if RESPONSE["enabled"] and RESPONSE_STUDIES:
-        add("frequency_response", expand(RESPONSE_FILES, run=RUNS, seed=SEEDS))
+        add("frequency_response", expand(RESPONSE_FILES, run=RESPONSE_RUNS, seed=SEEDS))
     if ROBUSTNESS_RUNS:
         add("figure2", ["results/tables/figure2_count.csv"])
         add("svd_control", ["results/tables/svd_control.csv"])

@@ -20,8 +20,25 @@ except ValueError as error:
     raise WorkflowError(f"config {error}")
 
 ADVERSARIAL_RUNS = STUDY_RUNS["adversarial"]
-# Studies that train at least one model: one frequency-response figure each.
-RESPONSE_STUDIES = [study for study, runs in STUDY_RUNS.items() if runs]
+# Studies that train at least one model (of response.studies, null = all): one
+# frequency-response figure each, one sweep per run of theirs.
+RESPONSE_STUDIES = [
+    study
+    for study, runs in STUDY_RUNS.items()
+    if runs and (RESPONSE["studies"] is None or study in RESPONSE["studies"])
+]
+_idle = [s for s in RESPONSE["studies"] or [] if not STUDY_RUNS[s]]
+if RESPONSE["enabled"] and _idle:
+    raise WorkflowError(
+        f"config response.studies names {', '.join(_idle)}, which this config trains no model "
+        f"for (studies.{_idle[0]} is off or empty): turn the study on or leave it out of "
+        "response.studies (null sweeps every study that trains a model)"
+    )
+RESPONSE_RUNS = [
+    run
+    for run in RUNS
+    if any(run in STUDY_RUNS[study].values() for study in RESPONSE_STUDIES)
+]
 RESPONSE_TITLES = {
     **STUDY_TITLES,
     "table1": "Table 1: trained on LFC(r) or HFC(r)",
@@ -209,7 +226,7 @@ rule response_figure:
 rule response_radius:
     """Per model: the radius where x_l accuracy reaches a fraction (90 %) of clean accuracy."""
     input:
-        expand(RESPONSE_FILES, run=RUNS, seed=SEEDS),
+        expand(RESPONSE_FILES, run=RESPONSE_RUNS, seed=SEEDS),
     output:
         csv=report(
             "results/tables/response_radius.csv",

@@ -13,11 +13,13 @@ import datetime as dt
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -288,32 +290,38 @@ rule sleepy:
     # The first attempt outlives its 1-minute limit; the retry finds the marker and ends.
     shell: "if [ -e first-attempt ]; then echo done > {output}; else touch first-attempt; sleep 600; fi"
 """
+TIME_LIMIT_TEST = "test_job_killed_at_time_limit_is_resubmitted_with_more_time"
+TIME_LIMIT_S = 420
 
 
-@pytest.mark.slurm
-@pytest.mark.slow
-def test_job_killed_at_time_limit_is_resubmitted_with_more_time(slurm_cluster, tmp_path):
-    """The mechanism profiles/slurm relies on: TIMEOUT -> retry with attempt-scaled runtime."""
-    (tmp_path / "Snakefile").write_text(RETRY_SNAKEFILE)
+@pytest.fixture(scope="module", autouse=True)
+def time_limit_run(request, tmp_path_factory):
+    """The time-limit test's Snakemake run, started when this module starts: it waits 1-3 min
+    for SLURM's one-minute limit and the plugin's status checks, doing nothing, so the other
+    SLURM tests run meanwhile and its test (last in this file) only collects it. None when that
+    test is not selected or no cluster answers (the test then skips or fails, saying why)."""
+    selected = any(item.name == TIME_LIMIT_TEST for item in request.session.items)
+    if not selected or _cluster_problem() is not None:
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("time-limit")
+    (folder / "Snakefile").write_text(RETRY_SNAKEFILE)
     since = _now()
-    proc = _snakemake(
-        [
-            "--executor", "slurm",
-            "--jobs", "1",
-            "--retries", "1",
-            "--default-resources", *_slurm_resources(),
-            "--slurm-init-seconds-before-status-checks", "1",
-            "--latency-wait", "10",
-        ],
-        cwd=tmp_path,
-        timeout_s=420,
-    )
-    jobs = _sacct_jobs(_run_id(proc.stdout + proc.stderr), since, expected=2)
-    assert [(j["State"], j["Timelimit"]) for j in jobs] == [
-        ("TIMEOUT", "00:01:00"),
-        ("COMPLETED", "00:02:00"),
-    ], jobs
-    assert (tmp_path / "slept.txt").read_text() == "done\n"
+    args = [
+        "--executor", "slurm",
+        "--jobs", "1",
+        "--retries", "1",
+        "--default-resources", *_slurm_resources(),
+        "--slurm-init-seconds-before-status-checks", "1",
+        "--latency-wait", "10",
+    ]  # fmt: skip
+    cmd = ["timeout", "-s", "INT", str(TIME_LIMIT_S), sys.executable, "-m", "snakemake", *args]
+    with (folder / "snakemake.out").open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, text=True)
+    yield SimpleNamespace(proc=proc, folder=folder, since=since)
+    if proc.poll() is None:  # the test did not collect it (failed or interrupted): cancel its jobs
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
 
 
 @pytest.mark.slurm
@@ -369,3 +377,26 @@ def test_workflow_on_slurm(slurm_cluster, tmp_path, request):
     pd.testing.assert_frame_equal(
         pd.read_csv(on_slurm / target), pd.read_csv(tiny_run.path / target)
     )
+
+
+@pytest.mark.slurm
+@pytest.mark.slow
+def test_job_killed_at_time_limit_is_resubmitted_with_more_time(slurm_cluster, time_limit_run):
+    """The mechanism profiles/slurm relies on: TIMEOUT -> retry with attempt-scaled runtime.
+    Its run started with this module (fixture time_limit_run); this test collects it."""
+    assert time_limit_run is not None, "the time-limit run was not started although a cluster answers"
+    try:
+        returncode = time_limit_run.proc.wait(timeout=TIME_LIMIT_S + 60)
+    except subprocess.TimeoutExpired:
+        time_limit_run.proc.kill()
+        raise
+    log = (time_limit_run.folder / "snakemake.out").read_text()
+    if returncode == 124:
+        pytest.fail(f"snakemake ran past {TIME_LIMIT_S} s and was interrupted:\n{log[-6000:]}")
+    assert returncode == 0, f"snakemake failed (exit {returncode}):\n{log[-6000:]}{_slurm_log_tails(time_limit_run.folder)}"
+    jobs = _sacct_jobs(_run_id(log), time_limit_run.since, expected=2)
+    assert [(j["State"], j["Timelimit"]) for j in jobs] == [
+        ("TIMEOUT", "00:01:00"),
+        ("COMPLETED", "00:02:00"),
+    ], jobs
+    assert (time_limit_run.folder / "slept.txt").read_text() == "done\n"

@@ -51,6 +51,19 @@ def test_nested_command_line_config_is_typed_by_the_schema(repo_root):
     assert counts["train"] == 56 and counts["frequency_response"] == 56
 
 
+def test_response_studies_sweep_only_their_runs_once(repo_root):
+    # batch_size (25, 100 = vanilla, 400) and adversarial (vanilla, adversarial): 4 runs, vanilla once
+    overlay = ["response={enabled: true, studies: [batch_size, adversarial]}", "seeds=[0, 1]"]
+    result = snakemake(["-n", "--forceall", "--config", *overlay], repo_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counts = job_counts(result.stdout + result.stderr)
+    assert counts["frequency_response"] == 4 * 2 and counts["response_figure"] == 2 and counts["response_radius"] == 1
+    # a listed study that trains nothing is named before any job
+    result = snakemake(["-n", "--config", "response={enabled: true, studies: [heuristics]}", "studies={heuristics: []}"], repo_root)
+    assert result.returncode != 0
+    assert "response.studies names heuristics, which this config trains no model for" in result.stdout + result.stderr
+
+
 def test_partial_config_from_another_directory_is_laid_over_the_default(tmp_path, repo_root):
     # A user's own config names only what it changes, run in its own results folder.
     (tmp_path / "mine.yaml").write_text("training:\n  epochs: 1\nstudies:\n  architecture: [small_cnn, lenet]\n")

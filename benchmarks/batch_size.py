@@ -1,0 +1,83 @@
+"""Evaluation and Fourier-heat-map speed against the images per forward pass, and whether any
+number moves (issue 19: the CPU default's ``evaluation.batch_size`` 500 -> 100 and
+``analysis.fourier_heatmap.batch_size`` 4096 -> 200).
+
+For each model, ``hfc.train.evaluate`` over the same images at every batch size, and
+``hfc.fourier_heatmap.fourier_heatmap`` over the same images at each of its batch sizes; the
+sizes alternate in ``--rounds`` rounds and each time is the median round, so the slow drift of a
+shared machine's load cancels. Every row says whether its numbers (accuracy and loss; the whole
+heat map) equal those of the first batch size exactly. Ratios are against the first size,
+measured in the same run.
+
+    python benchmarks/batch_size.py                    # 1 thread, small CNN and ResNet-18: about 2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from hfc import train
+from hfc.fourier_heatmap import fourier_heatmap
+from hfc.models import build_model
+
+
+def _model(name: str, channels: int, size: int, width: float) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model(name, in_channels=channels, num_classes=10, image_size=size,
+                        mean=[0.5] * channels, std=[0.25] * channels, width=width)  # fmt: skip
+    return model.eval()
+
+
+def _timed(fn, rounds: int, sizes: list[int]) -> tuple[dict[int, float], dict[int, object]]:
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+    results: dict[int, object] = {}
+    for _ in range(rounds):
+        for size in sizes:
+            start = time.perf_counter()
+            results[size] = fn(size)
+            times[size].append(time.perf_counter() - start)
+    return {size: statistics.median(t) for size, t in times.items()}, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--images", type=int, default=4500, help="images evaluated per pass (the default's 18 sets of 500 per split: 9000)")
+    parser.add_argument("--eval-sizes", default="500,250,100,50")
+    parser.add_argument("--heatmap-sizes", default="4096,1000,200,100")
+    parser.add_argument("--heatmap-images", type=int, default=100)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    eval_sizes = [int(s) for s in args.eval_sizes.split(",")]
+    heatmap_sizes = [int(s) for s in args.heatmap_sizes.split(",")]
+    generator = torch.Generator().manual_seed(0)
+
+    print(f"threads {args.threads}, median of {args.rounds} rounds; ratio = time at the first size / time")
+    print(f"{'what':44s} {'batch':>6s} {'seconds':>8s} {'ratio':>6s}  same numbers")
+    cases = [("small_cnn", 1, 28, 0.5), ("resnet18", 3, 32, 0.25)]
+    for name, channels, size, width in cases:
+        model = _model(name, channels, size, width)
+        images = torch.rand(args.images, channels, size, size, generator=generator)
+        labels = torch.randint(0, 10, (args.images,), generator=generator)
+        seconds, results = _timed(lambda b: train.evaluate(model, images, labels, b), args.rounds, eval_sizes)
+        for b in eval_sizes:
+            what = f"evaluate, {name} {channels}x{size}x{size}, {args.images} images"
+            same = "yes" if results[b] == results[eval_sizes[0]] else f"NO {results[b]} vs {results[eval_sizes[0]]}"
+            print(f"{what:44s} {b:6d} {seconds[b]:8.2f} {seconds[eval_sizes[0]] / seconds[b]:6.2f}  {same}")
+        if name == "small_cnn":  # the default's heat maps are of the small CNN
+            few, few_labels = images[: args.heatmap_images], labels[: args.heatmap_images]
+            seconds, maps = _timed(lambda b: fourier_heatmap(model, few, few_labels, 4.0, seed=0, batch_size=b),
+                                   args.rounds, heatmap_sizes)  # fmt: skip
+            for b in heatmap_sizes:
+                what = f"heat map, {name}, {args.heatmap_images} images x {len(maps[b])} freq."
+                same = "yes" if maps[b].equals(maps[heatmap_sizes[0]]) else "NO"
+                print(f"{what:44s} {b:6d} {seconds[b]:8.2f} {seconds[heatmap_sizes[0]] / seconds[b]:6.2f}  {same}")
+
+
+if __name__ == "__main__":
+    main()
