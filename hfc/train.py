@@ -327,8 +327,9 @@ def evaluate(
     """(accuracy, mean cross-entropy) of ``model`` in eval mode, batched on the device.
 
     The loss is summed once over every image's logits, not per batch, so ``batch_size`` is a
-    speed and memory setting only: it changes no number (on a CPU, batches of about 100 are
-    the fastest, docs/benchmarks.md).
+    speed and memory setting: a number moves only where the CPU library picks another
+    convolution kernel for another batch size (last float digits). On a CPU, batches of about
+    100 are the fastest (``benchmarks/batch_size.py``).
     """
     was_training = model.training
     model.eval()
