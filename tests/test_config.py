@@ -95,7 +95,7 @@ def test_defaults_are_filled(config):
     minimal = copy.deepcopy(config)
     del minimal["training"]["mixup_alpha"], minimal["evaluation"]["batch_size"]
     filled = validate_config(minimal)
-    assert filled["training"]["mixup_alpha"] == 0.5 and filled["evaluation"]["batch_size"] == 500
+    assert filled["training"]["mixup_alpha"] == 0.5 and filled["evaluation"]["batch_size"] == 100
     assert "mixup_alpha" not in minimal["training"]  # the input is not modified
 
 
