@@ -45,8 +45,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
-import torchvision
-from torchvision.ops.misc import FrozenBatchNorm2d
 
 from hfc.files import UnreadableFileError, load_tensors
 from hfc.frequency import max_radius, rescale_by_max, split
@@ -94,10 +92,9 @@ PAPER = {
 # torchvision builders this study accepts. Their pretrained weights were built with frozen
 # BatchNorm; the legacy RetinaNet COCO_V1 file also expects BatchNorm eps = 0 (torchvision
 # overwrites it after loading), which the other weights do not.
-MODELS = {
-    "retinanet_resnet50_fpn": torchvision.models.detection.retinanet_resnet50_fpn,
-    "retinanet_resnet50_fpn_v2": torchvision.models.detection.retinanet_resnet50_fpn_v2,
-}
+# Names of torchvision.models.detection builders: the Snakefile imports this module at parse
+# time, and importing torchvision costs seconds there, so it is imported where a job needs it.
+MODELS = ("retinanet_resnet50_fpn", "retinanet_resnet50_fpn_v2")
 _ZERO_EPS_WEIGHTS = {"RetinaNet_ResNet50_FPN_Weights.COCO_V1"}
 
 _COCO_HELP = (
@@ -185,6 +182,8 @@ def caption(settings: Mapping, rescale: bool, n_images: int) -> str:
 
 def _weights_enum(model: str, name: str):
     """The torchvision weights named ``name`` (``COCO_V1`` or ``RetinaNet_..._Weights.COCO_V1``) of ``model``."""
+    import torchvision  # lazily (see MODELS)
+
     options = torchvision.models.get_model_weights(model)
     short = name.split(".", 1)[1] if "." in name else name
     prefix = name.split(".", 1)[0] if "." in name else options.__name__
@@ -205,6 +204,8 @@ def resolve_weights(model: str, weights: str | os.PathLike | None) -> tuple[str,
     if model not in MODELS:
         raise DetectionSetupError(f"detection.model {model!r} is not supported; choose one of {', '.join(MODELS)}")
     if weights is None or str(weights).strip() == "":
+        import torchvision  # lazily (see MODELS)
+
         options = torchvision.models.get_model_weights(model)
         raise DetectionSetupError(
             "detection.weights is not set: give the path of a .pth state dict of "
@@ -226,6 +227,8 @@ def resolve_weights(model: str, weights: str | os.PathLike | None) -> tuple[str,
 
 def _freeze_batchnorm(module: nn.Module, eps: float) -> None:
     """Replace every BatchNorm2d by FrozenBatchNorm2d, as torchvision builds its pretrained detectors."""
+    from torchvision.ops.misc import FrozenBatchNorm2d  # lazily (see MODELS)
+
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
             setattr(module, name, FrozenBatchNorm2d(child.num_features, eps=eps))
@@ -250,7 +253,9 @@ def build_detector(
     """
     if model not in MODELS:
         raise DetectionSetupError(f"detection.model {model!r} is not supported; choose one of {', '.join(MODELS)}")
-    detector = MODELS[model](
+    import torchvision  # lazily (see MODELS)
+
+    detector = getattr(torchvision.models.detection, model)(
         weights=None,
         weights_backbone=None,
         num_classes=num_classes,
@@ -309,6 +314,8 @@ def load_detector(
             state_dict = state_dict["model"]
         if not isinstance(state_dict, Mapping):
             raise DetectionSetupError(f"detection.weights {source} holds a {type(state_dict).__name__}, not a state dict")
+        import torchvision  # lazily (see MODELS)
+
         name = next(
             (
                 f"{type(w).__name__}.{w.name}"
@@ -357,6 +364,7 @@ class CocoImages(torch.utils.data.Dataset):
         return len(self.batches)
 
     def __getitem__(self, index: int) -> tuple[list[int], torch.Tensor]:
+        import torchvision  # lazily (see MODELS)
         from PIL import Image
 
         ids = self.batches[index]
