@@ -37,6 +37,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _slurm_runs_in_background(request, tmp_path_factory):
+    """The long SLURM runs of tests/test_slurm.py start with the session, when selected and a
+    cluster answers: they mostly wait on SLURM, so the rest of the suite runs meanwhile."""
+    if any(item.get_closest_marker("slurm") for item in request.session.items):
+        from tests.test_slurm import start_background_runs
+
+        start_background_runs(request.session, tmp_path_factory)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, repo_root):
     """One end-to-end run of tests/configs/tiny.yaml (every study at toy scale) with the example

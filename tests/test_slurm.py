@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -292,22 +291,21 @@ rule sleepy:
 """
 TIME_LIMIT_TEST = "test_job_killed_at_time_limit_is_resubmitted_with_more_time"
 TIME_LIMIT_S = 420
+WORKFLOW_TEST = "test_workflow_on_slurm"
+WORKFLOW_S = 1200
+WORKFLOW_TARGET = "results/tables/table1.csv"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def time_limit_run(request, tmp_path_factory):
-    """The time-limit test's Snakemake run, started when this module starts: it waits 1-3 min
-    for SLURM's one-minute limit and the plugin's status checks, doing nothing, so the other
-    SLURM tests run meanwhile and its test (last in this file) only collects it. None when that
-    test is not selected or no cluster answers (the test then skips or fails, saying why)."""
-    selected = any(item.name == TIME_LIMIT_TEST for item in request.session.items)
-    if not selected or _cluster_problem() is not None:
-        yield None
-        return
-    folder = tmp_path_factory.mktemp("time-limit")
+# --------------------------------------------------------------------------------------
+# the two long SLURM runs start with the test session (tests/conftest.py) and run in the
+# background: they mostly wait (SLURM's one-minute limit, the plugin's status checks), so
+# the other tests run meanwhile and the two tests below only collect them
+# --------------------------------------------------------------------------------------
+
+
+def _time_limit_args(folder: Path) -> list[str]:
     (folder / "Snakefile").write_text(RETRY_SNAKEFILE)
-    since = _now()
-    args = [
+    return [
         "--executor", "slurm",
         "--jobs", "1",
         "--retries", "1",
@@ -315,48 +313,84 @@ def time_limit_run(request, tmp_path_factory):
         "--slurm-init-seconds-before-status-checks", "1",
         "--latency-wait", "10",
     ]  # fmt: skip
-    cmd = ["timeout", "-s", "INT", str(TIME_LIMIT_S), sys.executable, "-m", "snakemake", *args]
-    with (folder / "snakemake.out").open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=folder, stdout=out, stderr=subprocess.STDOUT, text=True)
-    yield SimpleNamespace(proc=proc, folder=folder, since=since)
-    if proc.poll() is None:  # the test did not collect it (failed or interrupted): cancel its jobs
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+
+
+def _workflow_args(folder: Path) -> list[str]:
+    # tiny.yaml reads fake-data/ under the run directory: the same images as the shared run's
+    fakedata.write_idx_dataset(folder / "slurm" / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
+    profile = _profile_copy(folder / "profile", _partition(), os.environ.get("HFC_SLURM_ACCOUNT"))
+    return [
+        "--snakefile", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG),
+        "--directory", str(folder / "slurm"),
+        "--workflow-profile", str(profile),
+        # Fail fast in a test, and fit the 2-CPU test node; the rest is the profile.
+        "--retries", "0",
+        "--max-threads", "2",
+        "--slurm-init-seconds-before-status-checks", "1",
+        WORKFLOW_TARGET,
+    ]  # fmt: skip
+
+
+BACKGROUND = {TIME_LIMIT_TEST: (_time_limit_args, TIME_LIMIT_S), WORKFLOW_TEST: (_workflow_args, WORKFLOW_S)}
+
+
+def _shared_dir(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def start_background_runs(session, tmp_path_factory) -> None:
+    """Start the Snakemake run of each selected test of BACKGROUND, once per test session (also
+    across pytest-xdist workers: the first worker starts it, under a file lock). Nothing starts
+    without a cluster: the tests then skip or fail through the slurm_cluster fixture."""
+    from filelock import FileLock
+
+    selected = {item.name for item in session.items} & set(BACKGROUND)
+    if not selected or _cluster_problem() is not None:
+        return
+    shared = _shared_dir(tmp_path_factory)
+    for test in sorted(selected):
+        folder = shared / f"slurm-{test}"
+        with FileLock(str(shared / f"slurm-{test}.lock")):
+            if folder.exists():
+                continue
+            folder.mkdir()
+            make_args, timeout_s = BACKGROUND[test]
+            args = make_args(folder)
+            (folder / "since").write_text(_now())
+            command = " ".join(
+                shlex.quote(a) for a in ["timeout", "-s", "INT", str(timeout_s), sys.executable, "-m", "snakemake", *args]
+            )
+            # The exit status lands in rc when Snakemake ends; Ctrl-C on pytest reaches it too
+            # (same process group), so it cancels its SLURM jobs.
+            subprocess.Popen(["bash", "-c", f"{command} > snakemake.out 2>&1; echo $? > rc"], cwd=folder)
+
+
+def _collected(tmp_path_factory, test: str) -> tuple[Path, str, str]:
+    """(folder, Snakemake's output, the sacct start time) of ``test``'s background run, once it ended."""
+    folder = _shared_dir(tmp_path_factory) / f"slurm-{test}"
+    assert folder.is_dir(), f"the background run of {test} was not started although a cluster answers"
+    timeout_s = BACKGROUND[test][1]
+    deadline = time.monotonic() + timeout_s + 120
+    while not (folder / "rc").exists():
+        assert time.monotonic() < deadline, f"the background run of {test} did not end in {timeout_s + 120} s"
+        time.sleep(1)
+    returncode = int((folder / "rc").read_text())
+    log = (folder / "snakemake.out").read_text()
+    if returncode == 124:
+        pytest.fail(f"snakemake ran past {timeout_s} s and was interrupted:\n{log[-6000:]}")
+    assert returncode == 0, f"snakemake failed (exit {returncode}):\n{log[-6000:]}{_slurm_log_tails(folder)}"
+    return folder, log, (folder / "since").read_text()
 
 
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_workflow_on_slurm(slurm_cluster, tmp_path, request):
+def test_workflow_on_slurm(slurm_cluster, tmp_path_factory, request):
     """The real workflow through profiles/slurm gives the same Table 1 as a local run (the
-    session's shared run of tiny.yaml, conftest.tiny_run: its external model changes no table)."""
-    for needed in (REPO / "Snakefile", TINY_CONFIG):
-        if not needed.exists():
-            pytest.skip(f"{needed.relative_to(REPO)} is missing")
-    target = "results/tables/table1.csv"
-    common = ["--snakefile", str(REPO / "Snakefile"), "--configfile", str(TINY_CONFIG)]
-    on_slurm = tmp_path / "slurm"
-    # tiny.yaml reads fake-data/ under the run directory: the same images as the shared run's
-    fakedata.write_idx_dataset(on_slurm / "fake-data" / "fashion_mnist", n_train=200, n_test=100, seed=0)
-
-    profile = _profile_copy(
-        tmp_path / "profile", _partition(), os.environ.get("HFC_SLURM_ACCOUNT")
-    )
-    since = _now()
-    proc = _snakemake(
-        [
-            *common,
-            "--directory", str(on_slurm),
-            "--workflow-profile", str(profile),
-            # Fail fast in a test, and fit the 2-CPU test node; the rest is the profile.
-            "--retries", "0",
-            "--max-threads", "2",
-            "--slurm-init-seconds-before-status-checks", "1",
-            target,
-        ],
-        cwd=tmp_path,
-        timeout_s=1200,
-    )
-    log = proc.stdout + proc.stderr
+    session's shared run of tiny.yaml, conftest.tiny_run: its external model changes no table).
+    Its run started with the session (start_background_runs); this test collects it."""
+    folder, log, since = _collected(tmp_path_factory, WORKFLOW_TEST)
+    on_slurm = folder / "slurm"
     remote, local = _executed_rules(log)
     assert remote["train"] >= 1, f"no train job went to SLURM:\n{log[-3000:]}"
 
@@ -370,33 +404,22 @@ def test_workflow_on_slurm(slurm_cluster, tmp_path, request):
         if _comment_rule(job["Comment"]) in GPU_RULES:
             assert "gres/gpu=1" in job["AllocTRES"], f"GPU rule ran without a GPU: {job}"
 
-    # Asked for only now, so that the SLURM run does not wait for the local run another worker
-    # may be making (the two then run side by side).
     tiny_run = request.getfixturevalue("tiny_run")
     assert tiny_run.returncode == 0, tiny_run.stderr
     pd.testing.assert_frame_equal(
-        pd.read_csv(on_slurm / target), pd.read_csv(tiny_run.path / target)
+        pd.read_csv(on_slurm / WORKFLOW_TARGET), pd.read_csv(tiny_run.path / WORKFLOW_TARGET)
     )
 
 
 @pytest.mark.slurm
 @pytest.mark.slow
-def test_job_killed_at_time_limit_is_resubmitted_with_more_time(slurm_cluster, time_limit_run):
+def test_job_killed_at_time_limit_is_resubmitted_with_more_time(slurm_cluster, tmp_path_factory):
     """The mechanism profiles/slurm relies on: TIMEOUT -> retry with attempt-scaled runtime.
-    Its run started with this module (fixture time_limit_run); this test collects it."""
-    assert time_limit_run is not None, "the time-limit run was not started although a cluster answers"
-    try:
-        returncode = time_limit_run.proc.wait(timeout=TIME_LIMIT_S + 60)
-    except subprocess.TimeoutExpired:
-        time_limit_run.proc.kill()
-        raise
-    log = (time_limit_run.folder / "snakemake.out").read_text()
-    if returncode == 124:
-        pytest.fail(f"snakemake ran past {TIME_LIMIT_S} s and was interrupted:\n{log[-6000:]}")
-    assert returncode == 0, f"snakemake failed (exit {returncode}):\n{log[-6000:]}{_slurm_log_tails(time_limit_run.folder)}"
-    jobs = _sacct_jobs(_run_id(log), time_limit_run.since, expected=2)
+    Its run started with the session (start_background_runs); this test collects it."""
+    folder, log, since = _collected(tmp_path_factory, TIME_LIMIT_TEST)
+    jobs = _sacct_jobs(_run_id(log), since, expected=2)
     assert [(j["State"], j["Timelimit"]) for j in jobs] == [
         ("TIMEOUT", "00:01:00"),
         ("COMPLETED", "00:02:00"),
     ], jobs
-    assert (time_limit_run.folder / "slept.txt").read_text() == "done\n"
+    assert (folder / "slept.txt").read_text() == "done\n"
