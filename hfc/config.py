@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from hfc.grid import RADIUS_STUDIES, all_runs, study_radii
+from hfc.grid import RADIUS_STUDIES, all_runs, study_radii, study_runs
 
 SCHEMA_PATH = Path(__file__).with_name("config_schema.yaml")
 
@@ -160,6 +160,15 @@ def _cross_key_problems(config: dict) -> list[str]:
                 study_radii(config, study)
             except ValueError as error:
                 problems.append(str(error))
+    response = config.get("response") or {}
+    if response.get("enabled") and response.get("studies") and isinstance(config.get("studies"), dict):
+        idle = [study for study in response["studies"] if not study_runs(config, study)]
+        if idle:
+            problems.append(
+                f"response.studies names {', '.join(idle)}, which this config trains no model for "
+                f"(studies.{idle[0]} is off or empty): turn the study on or leave it out of "
+                "response.studies (null sweeps every study that trains a model)"
+            )
     return problems
 
 

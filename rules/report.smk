@@ -27,13 +27,6 @@ RESPONSE_STUDIES = [
     for study, runs in STUDY_RUNS.items()
     if runs and (RESPONSE["studies"] is None or study in RESPONSE["studies"])
 ]
-_idle = [s for s in RESPONSE["studies"] or [] if not STUDY_RUNS[s]]
-if RESPONSE["enabled"] and _idle:
-    raise WorkflowError(
-        f"config response.studies names {', '.join(_idle)}, which this config trains no model "
-        f"for (studies.{_idle[0]} is off or empty): turn the study on or leave it out of "
-        "response.studies (null sweeps every study that trains a model)"
-    )
 RESPONSE_RUNS = [
     run
     for run in RUNS

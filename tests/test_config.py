@@ -279,3 +279,16 @@ def test_the_config_checker_command_reads_files_as_the_workflow_does(tmp_path, c
     overlay.write_text("training:\n  epochs: [2\n")
     assert main([str(overlay)]) == 1
     assert "mine.yaml: YAML syntax error at line 3" in capsys.readouterr().err
+
+
+def test_response_studies_that_train_nothing_are_refused(config):
+    good = copy.deepcopy(config)
+    good["response"].update(enabled=True, studies=["batch_size", "heuristics"])
+    check_config(good)
+    bad = copy.deepcopy(good)
+    bad["studies"]["heuristics"] = []
+    with pytest.raises(ConfigError) as error:
+        check_config(bad)
+    assert "response.studies names heuristics, which this config trains no model for" in str(error.value)
+    bad["response"]["enabled"] = False  # no sweep, nothing to refuse
+    check_config(bad)
