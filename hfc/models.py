@@ -124,8 +124,20 @@ def _max_of_windows(x: torch.Tensor, kernel, stride, padding) -> torch.Tensor:
     for i in range(kh):
         for j in range(kw):
             view = x[:, :, i : i + sh * (out_h - 1) + 1 : sh, j : j + sw * (out_w - 1) + 1 : sw]
-            out = _nchw(view) if out is None else torch.maximum(out, view, out=out)
+            out = _pool_output(view, x) if out is None else torch.maximum(out, view, out=out)
     return out
+
+
+def _pool_output(view: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A copy of the first window view in the memory format PyTorch's pool gives for ``x``.
+
+    NCHW for NCHW input; channels-last for channels-last input (Square's fast copy of a model,
+    ``hfc.attack_suite._fast``), where an NCHW result made every later maximum read across
+    layouts, several times slower.
+    """
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.empty(view.shape, dtype=view.dtype, device=view.device, memory_format=torch.channels_last).copy_(view)
+    return _nchw(view)
 
 
 def _nchw(x: torch.Tensor) -> torch.Tensor:
@@ -214,7 +226,10 @@ def build_model(
         )
     if torch.device(device).type == "meta":  # shapes only, nothing allocated (hfc.resources)
         return nn.Sequential(OrderedDict(normalize=normalize.to("meta"), net=body))
-    body.to_empty(device=device)
+    # Not Module.to_empty: its empty_like on meta tensors runs through torch._refs, whose first
+    # call imports sympy (half a second in every process that builds a model, the Snakefile's
+    # parse included). New parameters are contiguous, so torch.empty gives the same layout.
+    body._apply(lambda t: torch.empty(t.shape, dtype=t.dtype, device=device))
     _init_weights(body)
     return nn.Sequential(OrderedDict(normalize=normalize.to(device), net=body))
 

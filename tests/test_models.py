@@ -372,6 +372,21 @@ def test_maxpool_values_strides_and_gradients_equal_torch(kernel, stride, paddin
     assert xa.grad.stride() == xb.grad.stride() and torch.equal(xa.grad, xb.grad)
 
 
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (2, 1, 0), ((2, 3), (1, 2), (1, 0))])
+@pytest.mark.parametrize("shape", [(5, 4, 7, 7), (5, 1, 6, 9), (3, 8, 2, 3), (2, 16, 28, 28)])
+def test_maxpool_on_channels_last_input_gives_torchs_values_and_layout(kernel, stride, padding, shape):
+    """Square's fast copy of a model runs channels-last without gradients: the pool returns a
+    channels-last map there, as PyTorch's does (an NCHW one made each later maximum read across
+    layouts, several times slower)."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape).round(decimals=1).relu().contiguous(memory_format=torch.channels_last)
+    x[0, 0, 0, 0] = float("nan")
+    with torch.no_grad():
+        got, want = MaxPool2d(kernel, stride, padding)(x), nn.MaxPool2d(kernel, stride, padding)(x)
+    assert got.stride() == want.stride()
+    assert torch.equal(got.nan_to_num(9.0), want.nan_to_num(9.0))
+
+
 def test_maxpool_output_of_one_pixel_has_contiguous_strides():
     """A 1×1 map with channels-last strides counts as contiguous but sends the next conv down
     another kernel with other rounding (VGG at 28×28 pools 3×3 to 1×1)."""
@@ -402,3 +417,21 @@ def test_models_with_fast_pools_train_to_the_same_numbers(name):
     (logits_a, weights_a), (logits_b, weights_b) = run(MaxPool2d), run(nn.MaxPool2d)
     assert torch.equal(logits_a, logits_b)
     assert all(torch.equal(a, b) for a, b in zip(weights_a, weights_b))
+
+
+def test_building_a_model_imports_neither_sympy_nor_dynamo(repo_root):
+    # The Snakefile's parse and every attack or analysis job build models: sympy (pulled in by
+    # Module.to_empty on meta tensors) cost each of them half a second. torchvision's models
+    # (vgg, resnet18) import torch._dynamo themselves, so the check builds the own ones.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom hfc.models import build_model\n"
+        "for name in ('small_cnn', 'lenet', 'alexnet'):\n"
+        "    build_model(name, 3, 10, 32, [0.5] * 3, [0.25] * 3, batchnorm=True, dropout=0.5, width=0.5 if name != 'lenet' else 1.0)\n"
+        "print(sorted(m for m in ('sympy', 'torch._dynamo') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
