@@ -57,15 +57,12 @@ def _package_of(root: Path, path: Path) -> str:
 
 def _imports(root: Path, path: Path) -> frozenset[str]:
     """Dotted names of the ``hfc`` modules that ``path`` imports (candidates, resolved later)."""
-    stat = path.stat()
-    return _imports_of_version(root, path, stat.st_mtime_ns, stat.st_size)
+    return _parsed(root, path)[0]
 
 
-# Every rule asks for its script's fingerprint at parse time, and the scripts share most of
-# their modules: each file is parsed once per version (path, mtime, size), not once per rule.
-@lru_cache(maxsize=None)
-def _imports_of_version(root: Path, path: Path, mtime_ns: int, size: int) -> frozenset[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
+def _parse(root: Path, path: Path, source: bytes) -> tuple[frozenset[str], str]:
+    """(hfc imports, sha256 of the syntax tree) of one file, from a single parse."""
+    tree = ast.parse(source, filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -79,7 +76,74 @@ def _imports_of_version(root: Path, path: Path, mtime_ns: int, size: int) -> fro
             names.add(base)
             # ``from hfc import data`` and ``from hfc.claims import registry`` name modules too.
             names.update(f"{base}.{a.name}" for a in node.names)
-    return frozenset(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
+    imports = frozenset(n for n in names if n == PACKAGE or n.startswith(PACKAGE + "."))
+    return imports, hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+
+
+# Every Snakemake call parses the Snakefile, and every rule asks for its script's fingerprint:
+# parsing the package's sources each time cost a second per call (the test suite makes about a
+# hundred calls; a SLURM job makes one). What a parse gives is kept, keyed by the file's name
+# and the sha256 of its bytes, so an entry can never be stale: in memory per version (path,
+# mtime, size) within a process, and on disk across processes in the package's __pycache__
+# folder, as Python keeps compiled modules (skipped where that folder is not writable).
+_CACHE_NAME = "hfc-provenance-v1.json"
+_disk: dict[Path, dict] = {}  # cache file -> {name: {"sha256", "imports", "tree"}}
+_unsaved: set[Path] = set()  # roots with entries parsed since the last save
+
+
+def _cache_file(root: Path) -> Path:
+    return root / PACKAGE / "__pycache__" / _CACHE_NAME
+
+
+def _disk_cache(root: Path) -> dict:
+    file = _cache_file(root)
+    if file not in _disk:
+        try:
+            loaded = json.loads(file.read_text())
+            _disk[file] = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            _disk[file] = {}
+    return _disk[file]
+
+
+def _save_disk_cache(root: Path) -> None:
+    if root not in _unsaved:
+        return
+    _unsaved.discard(root)
+    file = _cache_file(root)
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        file.parent.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(_disk_cache(root), sort_keys=True))
+        os.replace(tmp, file)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # nothing was written there
+
+
+def _parsed(root: Path, path: Path) -> tuple[frozenset[str], str]:
+    stat = path.stat()
+    return _parsed_version(root, path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=None)
+def _parsed_version(root: Path, path: Path, _mtime_ns: int, _size: int) -> tuple[frozenset[str], str]:
+    source = path.read_bytes()
+    sha = hashlib.sha256(source).hexdigest()
+    name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    cache = _disk_cache(root)
+    entry = cache.get(name)
+    if isinstance(entry, dict) and entry.get("sha256") == sha:
+        try:
+            return frozenset(entry["imports"]), str(entry["tree"])
+        except (KeyError, TypeError):
+            pass  # a damaged entry is parsed again and replaced
+    imports, tree = _parse(root, path, source)
+    cache[name] = {"sha256": sha, "imports": sorted(imports), "tree": tree}
+    _unsaved.add(root)
+    return imports, tree
 
 
 def _package_state(root: Path) -> tuple:
@@ -97,7 +161,9 @@ def imported_modules(script: str | os.PathLike, root: str | os.PathLike) -> list
     script = Path(script).resolve()
     stat = script.stat()
     # The Snakefile asks once per rule; the graph is walked again only when a file changed.
-    return list(_reached(script, stat.st_mtime_ns, stat.st_size, root, _package_state(root)))
+    reached = list(_reached(script, stat.st_mtime_ns, stat.st_size, root, _package_state(root)))
+    _save_disk_cache(root)
+    return reached
 
 
 @lru_cache(maxsize=None)
@@ -117,12 +183,6 @@ def _reached(script: Path, _mtime_ns: int, _size: int, root: Path, _state: tuple
     return tuple(sorted(seen))
 
 
-@lru_cache(maxsize=None)
-def _tree_digest(path: Path, mtime_ns: int, size: int) -> str:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
-
-
 def code_fingerprint(script: str | os.PathLike, root: str | os.PathLike) -> str:
     """sha256 over the syntax trees of ``script`` and of the ``hfc`` modules it reaches.
 
@@ -131,9 +191,9 @@ def code_fingerprint(script: str | os.PathLike, root: str | os.PathLike) -> str:
     root = Path(root).resolve()
     digest = hashlib.sha256()
     for path in [Path(script).resolve(), *imported_modules(script, root)]:
-        stat = path.stat()
         name = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
-        digest.update(f"{name.as_posix()}\0{_tree_digest(path, stat.st_mtime_ns, stat.st_size)}\n".encode())
+        digest.update(f"{name.as_posix()}\0{_parsed(root, path)[1]}\n".encode())
+    _save_disk_cache(root)
     return digest.hexdigest()[:16]
 
 
