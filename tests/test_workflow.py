@@ -179,7 +179,7 @@ def test_tiny_end_to_end_run(tiny_run):
         assert (results / f"figures/{figure}.png").stat().st_size > 1000, figure
 
     metrics = pd.read_csv(results / "metrics.csv")
-    assert metrics.run.nunique() == 22  # 21 of the paper's studies and the shift control at r = 12
+    assert metrics.run.nunique() == 16  # 15 of the paper's studies and the shift control at r = 12
     assert not list(results.glob("runs/*/seed*/checkpoint.pt"))
 
     # A second invocation has nothing to do: every output is up to date.
