@@ -1,15 +1,16 @@
-"""Evaluation and Fourier-heat-map speed against the images per forward pass, and whether any
-number moves (issue 19: the CPU default's ``evaluation.batch_size`` 500 -> 100 and
-``analysis.fourier_heatmap.batch_size`` 4096 -> 200).
+"""Evaluation, Fourier-heat-map and attack speed against the images per forward pass, and
+whether any number moves (issue 19: the CPU default's ``evaluation.batch_size`` 500 -> 100,
+``analysis.fourier_heatmap.batch_size`` 4096 -> 200 and ``robustness.batch_size`` 500 -> 100).
 
-For each model, ``hfc.train.evaluate`` over the same images at every batch size, and
-``hfc.fourier_heatmap.fourier_heatmap`` over the same images at each of its batch sizes; the
+For each model, ``hfc.train.evaluate`` over the same images at every batch size,
+``hfc.fourier_heatmap.fourier_heatmap`` over the same images at each of its batch sizes, and
+Table 2's ``hfc.robustness.attack_table`` (FGSM and PGD at two ρ and two ε) at each of its; the
 sizes alternate in ``--rounds`` rounds and each time is the median round, so the slow drift of a
 shared machine's load cancels. Every row says whether its numbers (accuracy and loss; the whole
 heat map) equal those of the first batch size exactly. Ratios are against the first size,
 measured in the same run.
 
-    python benchmarks/batch_size.py                    # 1 thread, small CNN and ResNet-18: about 2 min
+    python benchmarks/batch_size.py                    # 1 thread, small CNN and ResNet-18: about 4 min
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 
 import torch
 
-from hfc import train
+from hfc import robustness, train
 from hfc.fourier_heatmap import fourier_heatmap
 from hfc.models import build_model
 
@@ -51,10 +52,13 @@ def main() -> None:
     parser.add_argument("--eval-sizes", default="500,250,100,50")
     parser.add_argument("--heatmap-sizes", default="4096,1000,200,100")
     parser.add_argument("--heatmap-images", type=int, default=100)
+    parser.add_argument("--attack-sizes", default="500,100")
+    parser.add_argument("--attack-images", type=int, default=500, help="images attacked (the default's robustness.test_size)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     eval_sizes = [int(s) for s in args.eval_sizes.split(",")]
     heatmap_sizes = [int(s) for s in args.heatmap_sizes.split(",")]
+    attack_sizes = [int(s) for s in args.attack_sizes.split(",")]
     generator = torch.Generator().manual_seed(0)
 
     print(f"threads {args.threads}, median of {args.rounds} rounds; ratio = time at the first size / time")
@@ -77,6 +81,19 @@ def main() -> None:
                 what = f"heat map, {name}, {args.heatmap_images} images x {len(maps[b])} freq."
                 same = "yes" if maps[b].equals(maps[heatmap_sizes[0]]) else "NO"
                 print(f"{what:44s} {b:6d} {seconds[b]:8.2f} {seconds[heatmap_sizes[0]] / seconds[b]:6.2f}  {same}")
+            # Table 2's attacks: each image's gradient is its own (no random start), so only speed moves
+            few, few_labels = images[: args.attack_images], labels[: args.attack_images]
+
+            def attacked(b):
+                return robustness.attack_table(model, few, few_labels, run="bench", seed=0, label="natural",
+                                               rhos=[0.0, 1.0], eps=[0.03, 0.09], pgd_steps=10,
+                                               pgd_step_fraction=0.25, batch_size=b, log=lambda line: None)  # fmt: skip
+
+            seconds, tables = _timed(attacked, args.rounds, attack_sizes)
+            for b in attack_sizes:
+                what = f"Table 2 attacks, {name}, {args.attack_images} images"
+                same = "yes" if tables[b].equals(tables[attack_sizes[0]]) else "NO"
+                print(f"{what:44s} {b:6d} {seconds[b]:8.2f} {seconds[attack_sizes[0]] / seconds[b]:6.2f}  {same}")
 
 
 if __name__ == "__main__":
