@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, replace
 
 __all__ = [
     "RunSpec", "vanilla_spec", "run_id", "study_runs", "all_runs", "study_radii", "table1_radii",
-    "RADIUS_STUDIES", "SWAP_BAND", "STUDIES",
+    "RADIUS_STUDIES", "SWAP_BAND", "STUDIES", "METRIC_COLUMNS",
+]  # fmt: skip
+
+# The tidy metrics of every run (hfc.train), one row per run × epoch × split × band × radius;
+# here, without torch, for the jobs that only read or collect them.
+METRIC_COLUMNS = [
+    "run", "dataset", "model", "heuristic", "optimizer", "lr", "batch_size", "train_band",
+    "train_radius", "labels", "seed", "epoch", "split", "band", "radius", "accuracy", "loss", "n",
 ]  # fmt: skip
 
 # Order in which the studies appear in the config, the figures and the report.

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from hfc import data as hfc_data
 from hfc.files import UnreadableFileError, UnsafeFileError, atomic_save, load_tensors
 from hfc.frequency import rescale_by_max
-from hfc.grid import SWAP_BAND, RunSpec
+from hfc.grid import METRIC_COLUMNS, SWAP_BAND, RunSpec
 from hfc.models import build_model
 from hfc.seeding import seed_everything
 
@@ -50,12 +50,6 @@ __all__ = [
     "load_model",
     "METRIC_COLUMNS",
 ]
-
-METRIC_COLUMNS = [
-    "run", "dataset", "model", "heuristic", "optimizer", "lr", "batch_size", "train_band",
-    "train_radius", "labels", "seed", "epoch", "split", "band", "radius", "accuracy", "loss", "n",
-]  # fmt: skip
-
 
 class TrainingDiverged(FloatingPointError):
     """The loss or the weights stopped being finite."""

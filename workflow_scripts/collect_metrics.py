@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 import pandas as pd  # noqa: E402
 
 from hfc.runlog import logging_to  # noqa: E402
-from hfc.train import METRIC_COLUMNS  # noqa: E402
+from hfc.grid import METRIC_COLUMNS  # noqa: E402
 
 with logging_to(snakemake.log[0]) as log:
     if snakemake.input:
