@@ -80,7 +80,7 @@ def test_a_changed_setting_over_finished_external_results_is_refused(folder, rep
     refused = snakemake(repo_root, run, "external.yaml", "-n", "--config", "robustness={batch_size: 7}")
     text = refused.stdout + refused.stderr
     assert refused.returncode != 0, text[-3000:]
-    assert "robustness.batch_size (settings.robustness.batch_size): 500 -> 7 in results/external/mine/figure2_count.csv" in text
+    assert "robustness.batch_size (settings.robustness.batch_size): 100 -> 7 in results/external/mine/figure2_count.csv" in text
     assert "replace_results=true" in text and "--directory" in text
     # a dataset setting reruns the subset, and through it the external model's test images
     refused = snakemake(repo_root, run, "external.yaml", "-n", "--config", "dataset={test_size: 30}")
