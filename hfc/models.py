@@ -129,24 +129,21 @@ def _max_of_windows(x: torch.Tensor, kernel, stride, padding) -> torch.Tensor:
 
 
 def _pool_output(view: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """A copy of the first window view in the memory format PyTorch's pool gives for ``x``.
-
-    NCHW for NCHW input; channels-last for channels-last input (Square's fast copy of a model,
-    ``hfc.attack_suite._fast``), where an NCHW result made every later maximum read across
-    layouts, several times slower.
-    """
-    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
-        return torch.empty(view.shape, dtype=view.dtype, device=view.device, memory_format=torch.channels_last).copy_(view)
-    return _nchw(view)
+    """A copy of the first window view in the memory format PyTorch's pool gives for ``x``:
+    channels-last for channels-last input (Square's fast copy of a model,
+    ``hfc.attack_suite._fast``, where an NCHW result made every later maximum read across
+    layouts, several times slower), NCHW otherwise."""
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return _fresh_copy(view, torch.channels_last if channels_last else torch.contiguous_format)
 
 
-def _nchw(x: torch.Tensor) -> torch.Tensor:
-    """``x`` with the strides of a new contiguous tensor, as PyTorch's pool returns.
+def _fresh_copy(x: torch.Tensor, memory_format: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+    """``x`` with the strides of a new tensor in ``memory_format``, as PyTorch's pool returns.
 
     ``contiguous()`` is not enough: a map of 1×1 pixels with channels-last strides counts as
     contiguous, and the next convolution would pick another kernel with other rounding.
     """
-    return torch.empty(x.shape, dtype=x.dtype, device=x.device).copy_(x)
+    return torch.empty(x.shape, dtype=x.dtype, device=x.device, memory_format=memory_format).copy_(x)
 
 
 class _ChannelsLastMaxPool(torch.autograd.Function):
@@ -157,10 +154,10 @@ class _ChannelsLastMaxPool(torch.autograd.Function):
         out, indices = torch.ops.aten.max_pool2d_with_indices(
             x.contiguous(memory_format=torch.channels_last), kernel, stride, padding, (1, 1), False
         )
-        indices = _nchw(indices)
+        indices = _fresh_copy(indices)
         ctx.save_for_backward(x, indices)
         ctx.settings = kernel, stride, padding
-        return _nchw(out)
+        return _fresh_copy(out)
 
     @staticmethod
     @torch.autograd.function.once_differentiable

@@ -81,8 +81,8 @@ def _parse(root: Path, path: Path, source: bytes) -> tuple[frozenset[str], str]:
 
 
 # Every Snakemake call parses the Snakefile, and every rule asks for its script's fingerprint:
-# parsing the package's sources each time cost a second per call (the test suite makes about a
-# hundred calls; a SLURM job makes one). What a parse gives is kept, keyed by the file's name
+# parsing the package's sources each time cost about half a second per call (the test suite
+# makes dozens of calls; every SLURM job makes one). What a parse gives is kept, keyed by the file's name
 # and the sha256 of its bytes, so an entry can never be stale: in memory per version (path,
 # mtime, size) within a process, and on disk across processes in the package's __pycache__
 # folder, as Python keeps compiled modules (skipped where that folder is not writable).
