@@ -11,6 +11,8 @@ heat map) equal those of the first batch size exactly. Ratios are against the fi
 measured in the same run.
 
     python benchmarks/batch_size.py                    # 1 thread, small CNN and ResNet-18: about 4 min
+    python benchmarks/batch_size.py --trained results  # also Table 2's attacks on a finished
+                                                       # default run's trained model and test images
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def main() -> None:
     parser.add_argument("--heatmap-images", type=int, default=100)
     parser.add_argument("--attack-sizes", default="500,100")
     parser.add_argument("--attack-images", type=int, default=500, help="images attacked (the default's robustness.test_size)")
+    parser.add_argument("--trained", help="a finished default run's results/ folder: Table 2's attacks (every rho and eps) "
+                        "on its vanilla model and stratified test images, too")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     eval_sizes = [int(s) for s in args.eval_sizes.split(",")]
@@ -94,6 +98,33 @@ def main() -> None:
                 what = f"Table 2 attacks, {name}, {args.attack_images} images"
                 same = "yes" if tables[b].equals(tables[attack_sizes[0]]) else "NO"
                 print(f"{what:44s} {b:6d} {seconds[b]:8.2f} {seconds[attack_sizes[0]] / seconds[b]:6.2f}  {same}")
+    if args.trained:
+        _trained_attacks(args, attack_sizes)
+
+
+def _trained_attacks(args, sizes: list[int]) -> None:
+    """Table 2's attacks as the default run makes them: an untrained model on random images
+    understates what the batch size does to a trained one on real images."""
+    from pathlib import Path
+
+    from hfc import data
+
+    folder = Path(args.trained)
+    model = train.load_model(folder / "runs/vanilla/seed0/model.pt")
+    subset = data.load_canonical(folder / "data/fashion_mnist/subset.pt")
+    index = data.stratified_subset(subset["test_labels"], args.attack_images, 0)
+    images, labels = data.to_float(subset["test_images"][index]), subset["test_labels"][index]
+
+    def attacked(b):
+        return robustness.attack_table(model, images, labels, run="bench", seed=0, label="natural",
+                                       rhos=[0.0, 0.1, 0.25, 0.5, 1.0], eps=[0.03, 0.06, 0.09], pgd_steps=10,
+                                       pgd_step_fraction=0.25, batch_size=b, log=lambda line: None)  # fmt: skip
+
+    seconds, tables = _timed(attacked, args.rounds, sizes)
+    for b in sizes:
+        what = f"Table 2 attacks, trained vanilla, {len(index)} images"
+        same = "yes" if tables[b].equals(tables[sizes[0]]) else "NO"
+        print(f"{what:44s} {b:6d} {seconds[b]:8.2f} {seconds[sizes[0]] / seconds[b]:6.2f}  {same}")
 
 
 if __name__ == "__main__":
